@@ -1,0 +1,171 @@
+"""Gathers each member's metrics, size and training time into report.md + PNG."""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import logging
+import os
+from typing import Any, Dict, List
+
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components import io_utils
+from trainer.run_fn import SUMMARY_FILE
+from yt8m import features, vocabulary
+
+logger = logging.getLogger(__name__)
+
+METRIC_NAMES = {'gap_at_20': 'GAP@20', 'hit_at_1': 'Hit@1', 'perr': 'PERR'}
+SAMPLE_VIDEOS = 5
+
+
+def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """Overall-slice metrics of the candidate model from a TFMA output folder."""
+    result = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if slice_metrics.slice_key.single_slice_keys:
+            continue
+        for entry in slice_metrics.metric_keys_and_values:
+            if entry.key.model_name in ('', 'candidate') and not entry.key.is_diff:
+                if entry.value.HasField('double_value'):
+                    result[entry.key.name] = entry.value.double_value.value
+    return result
+
+
+def _single(input_dict, key):
+    artifacts = input_dict.get(key) or []
+    return artifacts[0] if artifacts else None
+
+
+def member_row(name: str, input_dict) -> Dict[str, Any]:
+    row: Dict[str, Any] = {'member': name}
+    model = _single(input_dict, f'{name}_model')
+    if model is not None:
+        row['model_dir'] = path_utils.serving_model_path(model.uri)
+        row['size_bytes'] = io_utils.tree_bytes(row['model_dir'])
+    run = _single(input_dict, f'{name}_model_run')
+    if run is not None and tf.io.gfile.exists(os.path.join(run.uri, SUMMARY_FILE)):
+        with tf.io.gfile.GFile(os.path.join(run.uri, SUMMARY_FILE)) as f:
+            summary = json.load(f)
+        row['training_seconds'] = summary.get('training_seconds')
+        row['num_parameters'] = summary.get('num_parameters')
+    evaluation = _single(input_dict, f'{name}_evaluation')
+    if evaluation is not None:
+        row.update(candidate_metrics(evaluation.uri))
+    blessing = _single(input_dict, f'{name}_blessing')
+    if blessing is not None:
+        row['blessed'] = bool(blessing.get_int_custom_property('blessed'))
+    pushed = _single(input_dict, f'{name}_pushed_model')
+    if pushed is not None and pushed.get_int_custom_property('pushed'):
+        row['pushed_to'] = pushed.get_string_custom_property('pushed_destination')
+    return row
+
+
+def sample_predictions(model_dir: str, examples_uri: str) -> List[Dict[str, Any]]:
+    """Top-3 class names of a few eval videos next to their true labels."""
+    files = sorted(glob.glob(os.path.join(examples_uri, 'Split-eval', '*')))
+    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type='GZIP')
+               .take(SAMPLE_VIDEOS)]
+    if not records:
+        return []
+    names = vocabulary.load_vocabulary()
+    outputs = tf.saved_model.load(model_dir).signatures['serving_default'](
+        examples=tf.constant(records))
+    rows = []
+    for record, classes, scores in zip(records, outputs[features.TOP_CLASSES].numpy(),
+                                       outputs[features.TOP_SCORES].numpy()):
+        example = tf.train.SequenceExample.FromString(record)
+        labels = example.context.feature[features.LABELS].int64_list.value
+        rows.append({
+            'video_id': example.context.feature[features.ID].bytes_list.value[0].decode(),
+            'true': [names[i] for i in labels],
+            'predicted': [f'{names[c]} ({s:.2f})' for c, s in zip(classes[:3], scores[:3])],
+        })
+    return rows
+
+
+def _fmt(value, digits=4):
+    if value is None:
+        return '-'
+    if isinstance(value, float):
+        return f'{value:.{digits}f}'
+    return str(value)
+
+
+def render_markdown(rows, samples, sample_model) -> str:
+    lines = ['# YouTube-8M pipeline run report', '',
+             f'Generated {datetime.datetime.now().isoformat(timespec="seconds")}.', '',
+             '| model | GAP@20 | Hit@1 | PERR | size (MB) | parameters | training (s) '
+             '| blessed | pushed to |',
+             '|---|---|---|---|---|---|---|---|---|']
+    for row in rows:
+        size = row.get('size_bytes')
+        lines.append('| ' + ' | '.join([
+            row['member'], _fmt(row.get('gap_at_20')), _fmt(row.get('hit_at_1')),
+            _fmt(row.get('perr')), _fmt(size / 1e6 if size else None, 2),
+            _fmt(row.get('num_parameters')), _fmt(row.get('training_seconds'), 1),
+            _fmt(row.get('blessed')), row.get('pushed_to') or '-']) + ' |')
+    lines += ['', '![GAP@20 versus model size](gap_vs_size.png)', '']
+    if samples:
+        lines += [f'## Sample predictions ({sample_model}, eval split)', '',
+                  '| video | true labels | top-3 predictions |', '|---|---|---|']
+        for sample in samples:
+            lines.append(f"| {sample['video_id']} | {', '.join(sample['true']) or '-'} | "
+                         f"{', '.join(sample['predicted'])} |")
+    return '\n'.join(lines) + '\n'
+
+
+def plot_gap_versus_size(rows, path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    points = [(r['size_bytes'] / 1e6, r['gap_at_20'], r['member']) for r in rows
+              if r.get('size_bytes') and r.get('gap_at_20') is not None]
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for size, gap, name in points:
+        axes.scatter(size, gap)
+        axes.annotate(name, (size, gap), textcoords='offset points', xytext=(4, 4))
+    axes.set_xscale('log')
+    axes.set_xlabel('size on disk (MB, log scale)')
+    axes.set_ylabel('GAP@20 (eval split)')
+    axes.set_title('GAP versus model size')
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    with tf.io.gfile.GFile(path, 'wb') as f:
+        figure.savefig(f, format='png', dpi=100)
+    plt.close(figure)
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        from components.report.component import MEMBER_NAMES
+        report = artifact_utils.get_single_instance(output_dict['report'])
+        examples = artifact_utils.get_single_instance(input_dict['examples'])
+        rows = [member_row(name, input_dict) for name in MEMBER_NAMES
+                if _single(input_dict, f'{name}_model') is not None]
+        scored = [r for r in rows if r.get('gap_at_20') is not None]
+        best = max(scored, key=lambda r: r['gap_at_20']) if scored else None
+        samples = sample_predictions(best['model_dir'], examples.uri) if best else []
+        tf.io.gfile.makedirs(report.uri)
+        with tf.io.gfile.GFile(os.path.join(report.uri, 'report.md'), 'w') as f:
+            f.write(render_markdown(rows, samples, best['member'] if best else ''))
+        with tf.io.gfile.GFile(os.path.join(report.uri, 'report.json'), 'w') as f:
+            json.dump({'members': rows, 'samples': samples}, f, indent=1, default=str)
+        plot_gap_versus_size(rows, os.path.join(report.uri, 'gap_vs_size.png'))
+        stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+        destination = os.path.join(exec_properties['report_dir'], f'run-{stamp}')
+        io_utils.copy_tree(report.uri, destination)
+        logger.info('Report written to %s', destination)
+        for row in rows:
+            logger.info('%s: GAP@20 %s, %s MB', row['member'], _fmt(row.get('gap_at_20')),
+                        _fmt(row.get('size_bytes', 0) / 1e6, 2))

@@ -1,0 +1,136 @@
+"""Runs the YouTube-8M pipeline locally: LocalDagRunner, Beam, SQLite ML Metadata.
+
+    python local_runner.py                      # embedded default data
+    python local_runner.py --data-root DIR      # real YouTube-8M files
+    python local_runner.py --families dbof,netvlad --train-steps 1000 \
+        -- --direct_running_mode=multi_processing --direct_num_workers=2
+
+Arguments after `--` go to Beam unchanged. Outputs land under --output-root:
+`pipeline_root/` (artifacts), `metadata/metadata.db` (ML Metadata),
+`serving_model/<model name>/<version>/` (pushed models, TF Serving layout),
+`report/run-<time>/` (report.md, gap_vs_size.png), `data/` (default data).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from typing import List, Optional, Sequence
+
+import tensorflow as tf
+
+from pipeline import configs
+from pipeline.pipeline import check_families, create_pipeline
+from yt8m import reader
+
+logger = logging.getLogger('local_runner')
+
+DEFAULT_BEAM_ARGS = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    argv = list(argv)
+    beam_args: List[str] = []
+    if '--' in argv:
+        split = argv.index('--')
+        argv, beam_args = argv[:split], argv[split + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--data-root', help='folder of YouTube-8M train*/validate* '
+                        '.tfrecord files (default: generated synthetic data)')
+    parser.add_argument('--output-root', default='outputs', help='where everything lands')
+    parser.add_argument('--families', default=','.join(configs.DEFAULT_FAMILIES),
+                        help='comma-separated model families')
+    parser.add_argument('--train-steps', type=int, default=configs.TRAIN_STEPS)
+    parser.add_argument('--eval-steps', type=int, default=configs.EVAL_STEPS)
+    parser.add_argument('--videos', type=int, default=configs.DEFAULT_VIDEOS,
+                        help='size of the generated default data set')
+    parser.add_argument('--gap-floor', type=float, default=configs.GAP_FLOOR)
+    parser.add_argument('--no-cache', action='store_true', help='re-run every component')
+    args = parser.parse_args(argv)
+    args.beam_args = beam_args or DEFAULT_BEAM_ARGS
+    args.families = [f.strip() for f in args.families.split(',') if f.strip()]
+    return args
+
+
+def ensure_default_data(output_root: str, videos: int) -> str:
+    """Generates the embedded default data set once; later runs reuse it."""
+    from yt8m import synthetic
+    data_root = os.path.join(output_root, 'data', f'default-{videos}-seed{configs.DEFAULT_SEED}')
+    if tf.io.gfile.exists(os.path.join(data_root, '_SUCCESS')):
+        return data_root
+    logger.info('Generating %d synthetic videos into %s (once)', videos, data_root)
+    staging = data_root + '.partial'
+    if tf.io.gfile.exists(staging):
+        tf.io.gfile.rmtree(staging)
+    synthetic.generate(staging, videos, configs.DEFAULT_SEED, shards=2,
+                       params_out=data_root + '_oracle.npz', overwrite=True)
+    tf.io.gfile.rename(staging, data_root)
+    with tf.io.gfile.GFile(os.path.join(data_root, '_SUCCESS'), 'w') as f:
+        f.write('ok\n')
+    return data_root
+
+
+def check_output_root(output_root: str) -> None:
+    """Fails before any work when the output root cannot be written."""
+    try:
+        tf.io.gfile.makedirs(output_root)
+        with tempfile.NamedTemporaryFile(dir=output_root):
+            pass
+    except (OSError, tf.errors.OpError) as err:
+        raise PermissionError(f'{output_root}: output root is not writable ({err})') from None
+
+
+def newest_child(folder: str) -> Optional[str]:
+    if not tf.io.gfile.isdir(folder):
+        return None
+    children = sorted(tf.io.gfile.listdir(folder))
+    return os.path.join(folder, children[-1].rstrip('/')) if children else None
+
+
+def main(argv: Sequence[str]) -> int:
+    from tfx import v1 as tfx
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.INFO)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s',
+                        force=True)
+
+    args = parse_args(argv)
+    families = check_families(args.families)
+    output_root = os.path.abspath(args.output_root)
+    check_output_root(output_root)
+    data_root = (os.path.abspath(args.data_root) if args.data_root
+                 else ensure_default_data(output_root, args.videos))
+    reader.list_split_files(data_root, 'train')   # clear error before any work
+    has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
+
+    serving_model_dir = os.path.join(output_root, 'serving_model')
+    report_dir = os.path.join(output_root, 'report')
+    pipeline = create_pipeline(
+        pipeline_root=os.path.join(output_root, 'pipeline_root'),
+        data_root=data_root, serving_model_dir=serving_model_dir, report_dir=report_dir,
+        families=families, has_validate_files=has_validate,
+        train_steps=args.train_steps, eval_steps=args.eval_steps, gap_floor=args.gap_floor,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            os.path.join(output_root, 'metadata', 'metadata.db')),
+        beam_pipeline_args=args.beam_args, enable_cache=not args.no_cache)
+    started = time.time()
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+    logger.info('Pipeline finished in %.0f s', time.time() - started)
+    print(f'\nReport:        {newest_child(report_dir)}/report.md')
+    for family in families:
+        pushed = newest_child(os.path.join(serving_model_dir, configs.serving_model_name(family)))
+        print(f'Pushed {family:8s} {pushed or "(not pushed: not blessed)"}')
+    print(f'ML Metadata:   {os.path.join(output_root, "metadata", "metadata.db")}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,134 @@
+"""Pieces every model family shares, written once.
+
+* `model_inputs` / `probabilities_output`: the one calling convention of
+  `models.registry.build_model` (a dict of frames and true lengths in,
+  float32 probabilities out), like the starter code's `create_model`.
+* `split_rgb_audio`: the 2018 winners (and LOUPE before them) encode the
+  visual and the audio stream separately, the audio one with half the
+  clusters, because the two embeddings live in unrelated spaces.
+* `ContextGating` (Miech et al., LOUPE 2017; kept by Skalic & Austin):
+  `y = x * sigmoid(BN(x W))`, a learned H x H re-weighting of the features.
+* `MixtureOfExperts`: the starter code's `MoeModel` (gates without bias,
+  experts with bias, softmax over `num_mixtures + 1` gates where the extra
+  gate is a "none of the experts" dummy); 2 mixtures as in REFERENCE.md.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+from models.presets import rgb_size_for
+from yt8m import features
+
+# L2 weight decay on the classifier: `--moe_l2=1e-6` in the winners'
+# NetVLAD and DBoF training commands (youtube8mchallenge/runme.md).
+MOE_L2 = 1e-6
+
+
+def plain_call(call):
+    """Marks a custom `Layer.call` as plain TF ops, exempt from autograph.
+
+    Keras converts each custom layer's `call` with autograph, and since
+    tf_keras is not on autograph's skip list, it also converts every tf_keras
+    layer called inside: about 15 s per model build on two cores. These calls
+    have no tensor-dependent Python control flow, so nothing is lost.
+    """
+    return tf.autograph.experimental.do_not_convert(call)
+
+
+def split_rgb_audio(frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Splits [..., feature_size] frames into (rgb, audio) on the last axis."""
+    rgb = rgb_size_for(int(frames.shape[-1]))
+    return frames[..., :rgb], frames[..., rgb:]
+
+
+def model_inputs(max_frames: int, feature_size: int) -> dict[str, tf.Tensor]:
+    """The input dict every family takes (names from `yt8m.features`)."""
+    return {
+        features.FRAMES: keras.Input(
+            shape=(max_frames, feature_size), dtype='float32',
+            name=features.FRAMES),
+        features.NUM_FRAMES: keras.Input(
+            shape=(), dtype='int64', name=features.NUM_FRAMES),
+    }
+
+
+def probabilities_output(probabilities: tf.Tensor) -> tf.Tensor:
+    """Names the model output and pins it to float32 (mixed precision)."""
+    return keras.layers.Activation(
+        'linear', dtype='float32', name=features.PROBABILITIES)(probabilities)
+
+
+class ContextGating(keras.layers.Layer):
+    """`x * sigmoid(BN(x @ W))` with W of shape [H, H] (no bias: BN has one).
+
+    Parameters: H*H + 4*H (BN gamma, beta, moving mean and variance).
+    Also used on class probabilities (the winners' `--moe_prob_gating`),
+    where H is the number of classes.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = None
+        self.batch_norm = keras.layers.BatchNormalization(name='gate_bn')
+
+    def build(self, input_shape):
+        self.dense = keras.layers.Dense(
+            int(input_shape[-1]), use_bias=False, name='gate_weights')
+        super().build(input_shape)
+
+    @plain_call
+    def call(self, inputs, training=None):
+        gates = self.batch_norm(self.dense(inputs), training=training)
+        return inputs * tf.sigmoid(gates)
+
+
+class MixtureOfExperts(keras.layers.Layer):
+    """Per-class mixture of `num_mixtures` logistic experts.
+
+    p(c) = sum_m softmax(gates_c)[m] * sigmoid(expert_{c,m}), the softmax
+    running over num_mixtures + 1 gates (the last one is the dummy "off"
+    expert of the starter code). Parameters with input size H and C classes:
+    H*C*(M+1) gate weights + H*C*M expert weights + C*M expert biases.
+    """
+
+    def __init__(self, num_classes: int, num_mixtures: int = 2,
+                 l2: float = MOE_L2, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.num_mixtures = num_mixtures
+        self.l2 = l2
+        regularizer = keras.regularizers.l2(l2) if l2 else None
+        self.gates = keras.layers.Dense(
+            num_classes * (num_mixtures + 1), use_bias=False,
+            kernel_regularizer=regularizer, name='gates')
+        self.experts = keras.layers.Dense(
+            num_classes * num_mixtures, kernel_regularizer=regularizer,
+            name='experts')
+
+    @plain_call
+    def call(self, inputs, training=None):
+        del training  # accepted because do_not_convert hides the signature
+        m = self.num_mixtures
+        gates = tf.reshape(self.gates(inputs), [-1, self.num_classes, m + 1])
+        experts = tf.reshape(self.experts(inputs), [-1, self.num_classes, m])
+        gate_distribution = tf.nn.softmax(gates, axis=-1)[..., :m]
+        return tf.reduce_sum(gate_distribution * tf.sigmoid(experts), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), 'num_classes': self.num_classes,
+                'num_mixtures': self.num_mixtures, 'l2': self.l2}
+
+
+def classifier_head(hidden: tf.Tensor, num_classes: int, num_mixtures: int,
+                    gate_probabilities: bool = False) -> tf.Tensor:
+    """MoE on the video vector, optionally gated on the class probabilities.
+
+    The probability gating (a ContextGating of size C x C) lets classes that
+    co-occur raise or damp each other; the winners' NetVLAD ran with it.
+    """
+    probabilities = MixtureOfExperts(num_classes, num_mixtures, name='moe')(
+        hidden)
+    if gate_probabilities:
+        probabilities = ContextGating(name='probability_gating')(probabilities)
+    return probabilities

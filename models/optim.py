@@ -1,0 +1,74 @@
+"""Optimizer, learning-rate schedule and precision/XLA switches.
+
+The winners trained every family with Adam, gradient-norm clipping at 1.0
+and a staircase exponential decay of the learning rate every 4M examples
+(e.g. LR 2e-4, decay 0.8 for NetVLAD at batch 160; REFERENCE.md).
+Decay is stated in examples, not steps, so that the schedule does not
+change when the batch size does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import tf_keras as keras
+
+# REFERENCE.md: gradient-norm clip 1.0, decay every 4M examples.
+GLOBAL_CLIPNORM = 1.0
+DEFAULT_DECAY_EXAMPLES = 4_000_000
+
+
+def decay_steps_for(decay_examples: int, batch_size: int) -> int:
+    """Optimizer steps between two decays (at least 1)."""
+    return max(1, decay_examples // batch_size)
+
+
+def make_learning_rate_schedule(
+        learning_rate: float, decay_examples: int, decay_rate: float,
+        batch_size: int) -> keras.optimizers.schedules.ExponentialDecay:
+    """lr(step) = learning_rate * decay_rate ** floor(step / decay_steps)."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        initial_learning_rate=learning_rate,
+        decay_steps=decay_steps_for(decay_examples, batch_size),
+        decay_rate=decay_rate, staircase=True)
+
+
+def make_optimizer(learning_rate: float,
+                   decay_examples: int = DEFAULT_DECAY_EXAMPLES,
+                   decay_rate: float = 0.8,
+                   batch_size: int = 160) -> keras.optimizers.Adam:
+    """Adam on the staircase schedule with global gradient-norm clip 1.0.
+
+    Defaults are the winners' NetVLAD settings except the learning rate
+    (theirs: 2e-4 at batch 160).
+    """
+    schedule = make_learning_rate_schedule(learning_rate, decay_examples,
+                                           decay_rate, batch_size)
+    return keras.optimizers.Adam(learning_rate=schedule,
+                                 global_clipnorm=GLOBAL_CLIPNORM)
+
+
+def configure_precision(mixed: bool) -> None:
+    """Sets the global Keras policy: 'mixed_float16' or 'float32'.
+
+    Call before `build_model`. Under mixed precision the models keep their
+    variables, the VLAD/FV pooling (whose L2 epsilon would underflow) and
+    the output probabilities in float32; `compile` wraps the optimizer in
+    a loss-scale optimizer by itself. Pays off on GPUs with tensor cores,
+    not on CPUs.
+    """
+    keras.mixed_precision.set_global_policy(
+        'mixed_float16' if mixed else 'float32')
+
+
+def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                  loss: Any = 'binary_crossentropy',
+                  jit_compile: bool = False, **kwargs: Any) -> keras.Model:
+    """`model.compile` with the XLA flag spelled out.
+
+    `jit_compile=True` compiles the train step with XLA: fuses the VLAD
+    pooling's element-wise work on GPU; leave it off on CPU, where it mostly
+    adds compile time. Extra keyword arguments go to `compile` (metrics...).
+    """
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile,
+                  **kwargs)
+    return model

@@ -1,0 +1,57 @@
+"""Names and defaults of the pipeline, as plain constants (TFX template style)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+
+PIPELINE_NAME = 'yt8m'
+PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
+
+# Families trained by default; every name of models.registry.FAMILIES works.
+DEFAULT_FAMILIES = ('dbof',)
+DEFAULT_PRESET = 'small'
+TRAIN_STEPS = 300
+EVAL_STEPS = 5
+BATCH_SIZE = 32
+
+# Blessing: an absolute GAP@20 floor, and no regression beyond this much
+# against the last pushed model of the same name.
+GAP_FLOOR = 0.10
+MAX_GAP_REGRESSION = 0.01
+
+# Embedded default data (synthetic, exact YouTube-8M format).
+DEFAULT_VIDEOS = 2000
+DEFAULT_SEED = 8
+
+# Split names: TFX's train/eval; the release calls its eval split "validate".
+TRAIN_SPLIT, EVAL_SPLIT = 'train', 'eval'
+HASH_SPLIT_EVAL_BUCKETS, HASH_SPLIT_TOTAL_BUCKETS = 1, 10
+
+SCHEMA_FILE = os.path.join(PROJECT_DIR, 'yt8m', 'schema.pbtxt')
+# Where the image (Dockerfile) puts the project.
+CONTAINER_PROJECT_DIR = '/pipeline'
+
+PREPROCESSING_FN = 'trainer.preprocessing.preprocessing_fn'
+RUN_FN = 'trainer.run_fn.run_fn'
+METRICS_MODULE = 'pipeline.metrics'
+
+
+def serving_model_name(family: str) -> str:
+    return f'{PIPELINE_NAME}_{family}'
+
+
+def code_fingerprint() -> str:
+    """Hash of the code that Transform and Trainer run.
+
+    User code is referenced by dotted path from the installed package, so TFX
+    would not notice an edit; this hash goes into their custom_config and so
+    into the cache key, and an edit re-runs them.
+    """
+    digest = hashlib.sha256()
+    for package in ('yt8m', 'trainer', 'models'):
+        for path in sorted((PROJECT_DIR / package).rglob('*')):
+            if path.suffix in ('.py', '.pbtxt'):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,165 @@
+"""The YouTube-8M TFX pipeline: one factory that every runner and test calls.
+
+ImportExampleGen -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
+ValidationGate -> Transform -> Trainer.<family> (one per family) ->
+BaselineLookup/Evaluator/Pusher per model -> Report.
+
+The factory knows nothing of which runner calls it (TFX template pattern):
+paths, metadata and Beam arguments come in as parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components.baseline_lookup.component import BaselineLookup
+from components.report.component import Report
+from components.validation_gate.component import ValidationGate
+from models import registry
+from pipeline import configs
+from yt8m import features
+
+
+def example_gen_input_config(has_validate_files: bool):
+    """Splits follow the release's file names; without validate files, hash on id."""
+    if has_validate_files:
+        return example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name=configs.TRAIN_SPLIT,
+                                        pattern=features.SPLIT_PATTERNS['train']),
+            example_gen_pb2.Input.Split(name=configs.EVAL_SPLIT,
+                                        pattern=features.SPLIT_PATTERNS['validate']),
+        ]), None
+    total, eval_buckets = configs.HASH_SPLIT_TOTAL_BUCKETS, configs.HASH_SPLIT_EVAL_BUCKETS
+    return (
+        example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(
+            name='single_split', pattern=features.SPLIT_PATTERNS['train'])]),
+        example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+            splits=[example_gen_pb2.SplitConfig.Split(name=configs.TRAIN_SPLIT,
+                                                      hash_buckets=total - eval_buckets),
+                    example_gen_pb2.SplitConfig.Split(name=configs.EVAL_SPLIT,
+                                                      hash_buckets=eval_buckets)],
+            partition_feature_name=features.ID)))
+
+
+def check_families(families: Sequence[str]) -> List[str]:
+    """Unknown family names fail before any component runs."""
+    families = list(dict.fromkeys(families))
+    unknown = [family for family in families if family not in registry.FAMILIES]
+    if unknown or not families:
+        raise ValueError(f'unknown model families {unknown}; choose from '
+                         f'{", ".join(registry.FAMILIES)}')
+    return families
+
+
+def eval_config(gap_floor: float, max_regression: float) -> tfma.EvalConfig:
+    """GAP@20 decides blessing: above the floor and no regression vs the baseline."""
+    def spec(name: str, is_baseline: bool) -> tfma.ModelSpec:
+        return tfma.ModelSpec(
+            name=name, is_baseline=is_baseline, signature_name='serving_default',
+            preprocessing_function_names=['transform_features'],
+            label_key=features.LABELS_MULTI_HOT, prediction_key=features.PROBABILITIES)
+
+    gap_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={'value': gap_floor}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={'value': -max_regression}))
+    metric = lambda name, **kw: tfma.MetricConfig(  # noqa: E731
+        class_name=name, module=configs.METRICS_MODULE, **kw)
+    return tfma.EvalConfig(
+        model_specs=[spec('candidate', False), spec('baseline', True)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            metric('GlobalAveragePrecision', threshold=gap_threshold),
+            metric('HitAtOne'),
+            metric('PrecisionAtEqualRecallRate'),
+            tfma.MetricConfig(class_name='ExampleCount'),
+        ])])
+
+
+def _evaluate_and_push(name: str, model, examples, schema, serving_model_dir: str,
+                       gap_floor: float, max_regression: float) -> dict:
+    """BaselineLookup -> Evaluator -> Pusher for one model name."""
+    destination = f'{serving_model_dir}/{configs.serving_model_name(name)}'
+    baseline = BaselineLookup(candidate_model=model, serving_model_dir=destination
+                              ).with_id(f'BaselineLookup.{name}')
+    evaluator = tfx.components.Evaluator(
+        examples=examples, model=model, baseline_model=baseline.outputs['baseline_model'],
+        schema=schema, eval_config=eval_config(gap_floor, max_regression),
+        example_splits=[configs.EVAL_SPLIT]).with_id(f'Evaluator.{name}')
+    pusher = tfx.components.Pusher(
+        model=model, model_blessing=evaluator.outputs['blessing'],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=destination)),
+    ).with_id(f'Pusher.{name}')
+    return {'nodes': [baseline, evaluator, pusher], 'evaluation': evaluator.outputs['evaluation'],
+            'blessing': evaluator.outputs['blessing'], 'pushed_model': pusher.outputs['pushed_model']}
+
+
+def create_pipeline(
+    pipeline_root: str,
+    data_root: str,
+    serving_model_dir: str,
+    report_dir: str,
+    families: Sequence[str] = configs.DEFAULT_FAMILIES,
+    has_validate_files: bool = True,
+    train_steps: int = configs.TRAIN_STEPS,
+    eval_steps: int = configs.EVAL_STEPS,
+    training_options: Optional[Dict] = None,
+    gap_floor: float = configs.GAP_FLOOR,
+    max_regression: float = configs.MAX_GAP_REGRESSION,
+    schema_file: str = configs.SCHEMA_FILE,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    enable_cache: bool = True,
+    pipeline_name: str = configs.PIPELINE_NAME,
+) -> tfx.dsl.Pipeline:
+    families = check_families(families)
+    fingerprint = {'code_fingerprint': configs.code_fingerprint()}
+    input_config, output_config = example_gen_input_config(has_validate_files)
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=data_root, input_config=input_config, output_config=output_config,
+        payload_format=example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
+    examples = example_gen.outputs['examples']
+    statistics_gen = tfx.components.StatisticsGen(examples=examples)
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    schema = schema_gen.outputs['schema']
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs['statistics'], schema=schema)
+    validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'])
+    # materialize=False: float frames would be ~4x the raw records; the
+    # trainer applies the transform graph itself.
+    transform = tfx.components.Transform(
+        examples=examples, schema=schema, preprocessing_fn=configs.PREPROCESSING_FN,
+        materialize=False, disable_statistics=True, custom_config=fingerprint)
+    transform.add_upstream_node(validation_gate)
+    nodes = [example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
+             transform]
+
+    report_inputs = {}
+    for family in families:
+        trainer = tfx.components.Trainer(
+            run_fn=configs.RUN_FN, examples=examples,
+            transform_graph=transform.outputs['transform_graph'], schema=schema,
+            train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+            custom_config={'family': family, 'preset': configs.DEFAULT_PRESET,
+                           'batch_size': configs.BATCH_SIZE,
+                           **(training_options or {}), **fingerprint},
+        ).with_id(f'Trainer.{family}')
+        evaluated = _evaluate_and_push(family, trainer.outputs['model'], examples, schema,
+                                       serving_model_dir, gap_floor, max_regression)
+        nodes += [trainer, *evaluated.pop('nodes')]
+        report_inputs[family] = {'model': trainer.outputs['model'],
+                                 'model_run': trainer.outputs['model_run'], **evaluated}
+
+    nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=nodes,
+        enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args)

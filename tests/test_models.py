@@ -1,0 +1,167 @@
+"""Model families: calling convention, sizes, masking, EMA, optimizer.
+
+Everything runs at the 'tiny' preset on tiny frames (18 dims: 16 rgb +
+2 audio, the real 8:1 split) so the file runs in well under a minute on
+two cores; only the parameter-count test builds 'small', at full size.
+"""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from models import ema, optim
+from models.presets import (DBoFConfig, PRESET_NAMES, closed_form_param_count,
+                            get_preset)
+from models.registry import FAMILIES, build_model
+from yt8m import features
+
+NUM_CLASSES = 5
+MAX_FRAMES = 6
+FEATURE_SIZE = 18
+
+
+def _tiny(family, preset='tiny'):
+    return build_model(family, preset, num_classes=NUM_CLASSES,
+                       max_frames=MAX_FRAMES, feature_size=FEATURE_SIZE)
+
+
+def _batch(batch_size, seed=0, num_frames=None):
+    rng = np.random.default_rng(seed)
+    frames = rng.normal(size=(batch_size, MAX_FRAMES, FEATURE_SIZE))
+    frames /= np.linalg.norm(frames, axis=-1, keepdims=True)
+    if num_frames is None:
+        num_frames = rng.integers(1, MAX_FRAMES + 1, size=batch_size)
+    return {features.FRAMES: frames.astype(np.float32),
+            features.NUM_FRAMES: np.asarray(num_frames, np.int64)}
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_family_predicts_probabilities_and_trains(family):
+    keras.utils.set_random_seed(0)
+    model = _tiny(family)
+    probabilities = model(_batch(3), training=False).numpy()
+    assert probabilities.shape == (3, NUM_CLASSES)
+    assert probabilities.dtype == np.float32
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+    optim.compile_model(model, optim.make_optimizer(1e-3, 64, 0.8, 4))
+    labels = (np.random.default_rng(1).random((8, NUM_CLASSES)) < 0.3)
+    history = model.fit(_batch(8), labels.astype(np.float32), batch_size=4,
+                        epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 2
+    assert np.isfinite(history.history['loss'][0])
+    assert np.all(np.isfinite(model.predict(_batch(3), verbose=0)))
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_closed_form_param_count_matches_keras(family):
+    tiny = _tiny(family)
+    assert tiny.count_params() == closed_form_param_count(
+        family, 'tiny', NUM_CLASSES, FEATURE_SIZE)
+    # Full-size frames and classes; the frame count does not change sizes.
+    small = build_model(family, 'small', max_frames=2)
+    assert small.count_params() == closed_form_param_count(family, 'small')
+
+
+def test_closed_form_of_seed_netvlad_is_the_published_size():
+    # REFERENCE.md: K=256/H=1024 NetVLAD is about 320M parameters.
+    assert 315e6 < closed_form_param_count('netvlad', 'seed') < 325e6
+
+
+@pytest.mark.parametrize('family', ['lstm', 'gru'])
+def test_rnn_output_ignores_padding(family):
+    model = _tiny(family)
+    lengths = [3, MAX_FRAMES, 1]
+    clean = _batch(3, seed=0, num_frames=lengths)
+    noisy = {key: value.copy() for key, value in clean.items()}
+    noise = _batch(3, seed=1)[features.FRAMES] * 10.0
+    for row, length in enumerate(lengths):
+        clean[features.FRAMES][row, length:] = 0.0
+        noisy[features.FRAMES][row, length:] = noise[row, length:]
+    np.testing.assert_allclose(model(clean).numpy(), model(noisy).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    # ...while the real frames do matter.
+    changed = {**clean, features.FRAMES: clean[features.FRAMES].copy()}
+    changed[features.FRAMES][:, 0] = noise[:, 0]
+    assert not np.allclose(model(clean).numpy(), model(changed).numpy())
+
+
+def test_ema_follows_the_recursion_on_a_hand_checked_case():
+    model = keras.Sequential([keras.layers.Dense(1, use_bias=False)])
+    model.build((None, 1))
+    model.compile(optimizer=keras.optimizers.SGD(), loss='mse')
+    callback = ema.ExponentialMovingAverage(start_step=2, gamma=0.25)
+    callback.set_model(model)
+
+    def step(weight):  # what fit does: one optimizer step, then the hook
+        model.set_weights([np.array([[weight]], np.float32)])
+        model.optimizer.iterations.assign_add(1)
+        callback.on_train_batch_end(0)
+
+    callback.on_train_begin()
+    step(100.0)                  # step 1 < start_step: no average yet
+    assert not callback.started
+    step(4.0)                    # step 2: W_ema = W = 4
+    step(8.0)                    # 0.75 * 4 + 0.25 * 8 = 5
+    step(0.0)                    # 0.75 * 5 + 0.25 * 0 = 3.75
+    np.testing.assert_allclose(callback.averaged_weights()[0], [[3.75]])
+    fresh = keras.Sequential([keras.layers.Dense(1, use_bias=False)])
+    fresh.build((None, 1))
+    callback.apply_to(fresh)
+    np.testing.assert_allclose(fresh.get_weights()[0], [[3.75]])
+
+
+def test_ema_during_fit_lags_the_raw_weights():
+    keras.utils.set_random_seed(0)
+    model = _tiny('netvlad')
+    optim.compile_model(model, optim.make_optimizer(1e-2, 64, 0.8, 4))
+    callback = ema.ExponentialMovingAverage(start_step=1, gamma=0.5)
+    callback.set_model(model)
+    with pytest.raises(RuntimeError):
+        callback.averaged_weights()
+    labels = np.ones((16, NUM_CLASSES), np.float32)
+    model.fit(_batch(16), labels, batch_size=4, verbose=0,
+              callbacks=[callback])
+    averaged, raw = callback.averaged_weights(), model.get_weights()
+    assert len(averaged) == len(raw) == len(model.weights)
+    trainable_ids = {id(w) for w in model.trainable_weights}
+    moving_ids = {id(w) for w in model.non_trainable_weights}
+    changed = {id(w) for w, a, r in zip(model.weights, averaged, raw)
+               if not np.allclose(a, r)}
+    assert changed & trainable_ids and changed & moving_ids
+
+
+def test_optimizer_decays_in_staircase_per_examples_and_clips():
+    optimizer = optim.make_optimizer(1e-3, decay_examples=4000,
+                                     decay_rate=0.5, batch_size=32)
+    schedule = optimizer.learning_rate   # 4000 / 32 = 125 steps per decay
+    assert optimizer.global_clipnorm == 1.0
+    np.testing.assert_allclose(
+        [float(schedule(s)) for s in (0, 124, 125, 250)],
+        [1e-3, 1e-3, 5e-4, 2.5e-4], rtol=1e-6)
+
+
+def test_unknown_family_or_preset_raises_listing_valid_names():
+    with pytest.raises(ValueError, match='netvlad'):
+        build_model('transformer')
+    with pytest.raises(ValueError, match='small'):
+        build_model('netvlad', 'huge')
+    with pytest.raises(ValueError, match='DBoFConfig'):
+        build_model('dbof', get_preset('netvlad', 'tiny'))
+    with pytest.raises(ValueError, match='avg'):
+        DBoFConfig(8, 8, pooling='median')
+
+
+def test_every_family_has_every_preset():
+    for family in FAMILIES:
+        for preset in PRESET_NAMES:
+            assert closed_form_param_count(family, preset) > 0
+
+
+def test_dbof_variants_build_from_a_config():
+    soft_avg = DBoFConfig(8, 8, pooling='avg', assignment='softmax',
+                          context_gating=False, input_batch_norm=False)
+    model = _tiny('dbof', soft_avg)
+    assert model.count_params() == closed_form_param_count(
+        'dbof', soft_avg, NUM_CLASSES, FEATURE_SIZE)
+    assert model(_batch(2)).shape == (2, NUM_CLASSES)

@@ -1,0 +1,53 @@
+"""Frame sampling: how a video of 1-300 frames fills the model's 300 slots.
+
+The 2018 winners used sampling as data augmentation (+0.0015 GAP, seed
+slides): at training, 300 frame indices are drawn uniformly *with
+replacement*; at prediction every real frame is put in at least once and the
+remaining slots re-sample.
+
+Where each half runs, and why:
+
+* Prediction-time covering runs in the Transform graph
+  (`cover_every_frame`), so the serving signature, the Evaluator and training
+  all see the same layout. Slot j holds frame (j mod n): the first n slots
+  are the real frames in order (what an RNN with masking reads), and the
+  rest repeat them cyclically. It is deterministic on purpose: a served model
+  must be a function of its input, so that the GAP the Evaluator records can
+  be reproduced from the pushed model's predictions.
+* Training-time sampling cannot live in the Transform graph: that graph is
+  also the serving graph, which must stay deterministic, and materialized
+  Transform output would freeze one draw for good. So the trainer's tf.data
+  pipeline applies `sample_with_replacement` after the transform graph,
+  drawing from the first n slots (the real frames). tf.data re-runs the map
+  on every pass, so the indices change from epoch to epoch.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from yt8m import features
+
+
+def cover_every_frame(frames: tf.RaggedTensor, num_frames: tf.Tensor,
+                      slots: int = features.MAX_FRAMES) -> tf.Tensor:
+    """Ragged [batch, n, d] -> dense [batch, slots, d], slot j = frame j mod n."""
+    dense = frames.to_tensor(shape=[None, slots, frames.shape[-1]])
+    n = tf.maximum(tf.cast(num_frames, tf.int32), 1)
+    indices = tf.range(slots)[tf.newaxis, :] % n[:, tf.newaxis]
+    return tf.gather(dense, indices, batch_dims=1)
+
+
+def sample_with_replacement(frames: tf.Tensor, num_frames: tf.Tensor,
+                            slots: int = features.MAX_FRAMES) -> tf.Tensor:
+    """Draws `slots` frames per video uniformly with replacement from its real frames.
+
+    `frames` is the covered layout of `cover_every_frame`, so the real frames
+    are the first `num_frames` slots.
+    """
+    n = tf.maximum(tf.cast(num_frames, tf.float32), 1.0)
+    batch = tf.shape(frames)[0]
+    uniform = tf.random.uniform([batch, slots])
+    indices = tf.minimum(tf.cast(uniform * n[:, tf.newaxis], tf.int32),
+                         tf.cast(n, tf.int32)[:, tf.newaxis] - 1)
+    return tf.gather(frames, indices, batch_dims=1)
