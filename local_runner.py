@@ -96,7 +96,8 @@ def newest_child(folder: str) -> Optional[str]:
 
 
 def main(argv: Sequence[str]) -> int:
-    from tfx import v1 as tfx
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.INFO)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s',
@@ -118,11 +119,11 @@ def main(argv: Sequence[str]) -> int:
         data_root=data_root, serving_model_dir=serving_model_dir, report_dir=report_dir,
         families=families, has_validate_files=has_validate,
         train_steps=args.train_steps, eval_steps=args.eval_steps, gap_floor=args.gap_floor,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
             os.path.join(output_root, 'metadata', 'metadata.db')),
         beam_pipeline_args=args.beam_args, enable_cache=not args.no_cache)
     started = time.time()
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
     logger.info('Pipeline finished in %.0f s', time.time() - started)
     print(f'\nReport:        {newest_child(report_dir)}/report.md')
     for family in families:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import tf_keras as keras
+from tensorflow.python.autograph.core import config as autograph_config
+from tensorflow.python.autograph.core import config_lib
 
 # REFERENCE.md: gradient-norm clip 1.0, decay every 4M examples.
 GLOBAL_CLIPNORM = 1.0
@@ -58,6 +60,25 @@ def configure_precision(mixed: bool) -> None:
     """
     keras.mixed_precision.set_global_policy(
         'mixed_float16' if mixed else 'float32')
+
+
+def skip_autograph_for_tf_keras() -> None:
+    """Stops AutoGraph from re-writing tf_keras's own code when tracing.
+
+    AutoGraph leaves modules named `keras` alone but not `tf_keras` (Keras 2
+    under TF_USE_LEGACY_KERAS), so every first `fit`/`predict` re-writes the
+    whole training loop, losses and layers: 20-60 s per traced function on
+    two cores, for identical results (tf_keras is Keras 2's code, which ran
+    unconverted as `keras` up to TF 2.15). This adds a DoNotConvert rule for
+    `tf_keras` to AutoGraph's (private) rule list; user code is still
+    converted. Process-wide and idempotent; call once before `fit`.
+    """
+    if not any(isinstance(rule, config_lib.DoNotConvert)
+               and rule.matches('tf_keras')
+               for rule in autograph_config.CONVERSION_RULES):
+        autograph_config.CONVERSION_RULES = (
+            (config_lib.DoNotConvert('tf_keras'),)
+            + tuple(autograph_config.CONVERSION_RULES))
 
 
 def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer,

@@ -14,8 +14,16 @@ from typing import Dict, List, Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
-from tfx.proto import example_gen_pb2
+from tfx.components.evaluator.component import Evaluator
+from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
+from tfx.components.example_validator.component import ExampleValidator
+from tfx.components.pusher.component import Pusher
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.components.statistics_gen.component import StatisticsGen
+from tfx.components.trainer.component import Trainer
+from tfx.components.transform.component import Transform
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
 from components.baseline_lookup.component import BaselineLookup
 from components.report.component import Report
@@ -88,14 +96,14 @@ def _evaluate_and_push(name: str, model, examples, schema, serving_model_dir: st
     destination = f'{serving_model_dir}/{configs.serving_model_name(name)}'
     baseline = BaselineLookup(candidate_model=model, serving_model_dir=destination
                               ).with_id(f'BaselineLookup.{name}')
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=examples, model=model, baseline_model=baseline.outputs['baseline_model'],
         schema=schema, eval_config=eval_config(gap_floor, max_regression),
         example_splits=[configs.EVAL_SPLIT]).with_id(f'Evaluator.{name}')
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=model, model_blessing=evaluator.outputs['blessing'],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=destination)),
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=destination)),
     ).with_id(f'Pusher.{name}')
     return {'nodes': [baseline, evaluator, pusher], 'evaluation': evaluator.outputs['evaluation'],
             'blessing': evaluator.outputs['blessing'], 'pushed_model': pusher.outputs['pushed_model']}
@@ -118,23 +126,23 @@ def create_pipeline(
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     pipeline_name: str = configs.PIPELINE_NAME,
-) -> tfx.dsl.Pipeline:
+) -> tfx_pipeline.Pipeline:
     families = check_families(families)
     fingerprint = {'code_fingerprint': configs.code_fingerprint()}
     input_config, output_config = example_gen_input_config(has_validate_files)
-    example_gen = tfx.components.ImportExampleGen(
+    example_gen = ImportExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config,
         payload_format=example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
     examples = example_gen.outputs['examples']
-    statistics_gen = tfx.components.StatisticsGen(examples=examples)
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    statistics_gen = StatisticsGen(examples=examples)
+    schema_gen = ImportSchemaGen(schema_file=schema_file)
     schema = schema_gen.outputs['schema']
-    example_validator = tfx.components.ExampleValidator(
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema)
     validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'])
     # materialize=False: float frames would be ~4x the raw records; the
     # trainer applies the transform graph itself.
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=examples, schema=schema, preprocessing_fn=configs.PREPROCESSING_FN,
         materialize=False, disable_statistics=True, custom_config=fingerprint)
     transform.add_upstream_node(validation_gate)
@@ -143,11 +151,11 @@ def create_pipeline(
 
     report_inputs = {}
     for family in families:
-        trainer = tfx.components.Trainer(
+        trainer = Trainer(
             run_fn=configs.RUN_FN, examples=examples,
             transform_graph=transform.outputs['transform_graph'], schema=schema,
-            train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-            eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+            train_args=trainer_pb2.TrainArgs(num_steps=train_steps),
+            eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps),
             custom_config={'family': family, 'preset': configs.DEFAULT_PRESET,
                            'batch_size': configs.BATCH_SIZE,
                            **(training_options or {}), **fingerprint},
@@ -159,7 +167,7 @@ def create_pipeline(
                                  'model_run': trainer.outputs['model_run'], **evaluated}
 
     nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
-    return tfx.dsl.Pipeline(
+    return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=nodes,
         enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

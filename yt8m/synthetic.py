@@ -34,8 +34,8 @@ sharding or on the other videos):
    evidence at all (label noise, as in the real release). A distractor has
    `distractor_scale` times that strength.
 5. Quantization: the inverse of the starter code's dequantization
-   (`dequantize`), clipped to [0, 255]. With the defaults about 95% of the
-   dequantized values lie in [-1, 1].
+   (`dequantize`), clipped to [0, 255]. With the defaults about 92% of the
+   dequantized values lie in [-1, 1] (std ~0.56), <0.1% are clipped.
 
 Why mean pooling loses: a label's evidence covers ~10-30% of the frames, so
 its share of the video mean (~0.15 * 0.8 per support dim) is small next to
@@ -44,12 +44,30 @@ extremes (max pool, clusters, attention, RNNs) sees the full strength
 against the frame noise only. Distractors and missing evidence keep even the
 oracle below GAP 1.
 
-Oracle (`oracle_scores`): per class, remove the per-dimension median over the
+Oracle (`oracle_scores`), a near-ceiling reference, not the Bayes-optimal
+score: (1) `evidence`: per class, remove the per-dimension median over the
 video's frames (the background), project every frame on the class's
 prototype (weighted by the expected rgb / audio strengths), average over a
 `window`-frame sliding window and take the maximum over time, in units of
-the frame noise. It knows the prototypes but not the latent scenes, so it is
-a near-ceiling reference, not the Bayes-optimal score.
+the frame noise; (2) map it to a log likelihood ratio (hand-set, see
+_LLR_*) and (3) return the posterior P(class in labels) over the packaged
+label sets, i.e. with the exact label prior and co-occurrences the
+generator used. Step 3 matters: a learned model exploits the prior and
+co-occurrence (e.g. "Video game" implies "Game"), and without it the oracle
+falls below simple learned models. It knows the prototypes and the label
+prior, not the latent scenes and strengths.
+
+Output: `<out>/train0000.tfrecord`.., `validate0000..`, `test0000..` (videos
+0.. in that order; ids b'syn%08d' % index; the test split's `labels` is an
+empty int64 list) and the params file `<out>/../<basename(out)>_oracle.npz`
+(`load_oracle`). ~250 KB per video; >400 videos/s on one core
+(benchmarks/bench_synthetic.py). Frame noise comes from a seeded bank of
+noise rows (see `_noise_bank`) for speed.
+
+Measured with the defaults (tests/test_synthetic.py, 10 classes, 450
+training videos, GAP@20 on 150): label prior 0.27, mean-pool logistic
+regression 0.38, max-pool 0.75, max/min-pool minus mean 0.91, oracle 0.91.
+All 3862 classes (benchmark, 200 validate videos): oracle 0.87.
 
 CLI:
     python -m yt8m.synthetic --out DIR --videos N --seed S [--shards K]
@@ -63,6 +81,7 @@ import io
 import logging
 import os
 import time
+import zipfile
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -182,7 +201,7 @@ def _normal_table() -> np.ndarray:
     """65536 quantiles of N(0, 1): 16 random bits -> one Gaussian value.
 
     Why: a table lookup is several times cheaper than drawing normals, and
-    the values are still N(0, 1) to 16-bit resolution (tails cut at 4.3).
+    the values are still N(0, 1) to 16-bit resolution (tails cut at 4.2).
     """
     from statistics import NormalDist
     inv_cdf = NormalDist().inv_cdf
@@ -331,8 +350,9 @@ def serialize(video: Video, with_labels: bool = True) -> bytes:
     }
     lists = {features.RGB: video.rgb, features.AUDIO: video.audio}
     return (
-        _field(1, b''.join(_field(1, _field(1, key.encode()) + _field(2, value))
-                           for key, value in sorted(context.items())))
+        _field(1, b''.join(
+            _field(1, _field(1, key.encode()) + _field(2, value))
+            for key, value in sorted(context.items())))
         + _field(2, b''.join(
             _field(1, _field(1, key.encode())
                    + _field(2, _feature_list(lists[key])))
@@ -361,12 +381,21 @@ def default_params_path(out_dir: str) -> str:
 
 
 def save_oracle(params: Params, path: str, **extra: np.ndarray) -> None:
+    """Params (plus `extra` arrays) as one npz; any tf.io.gfile path."""
     arrays = {f.name: getattr(params, f.name)
               for f in dataclasses.fields(params) if f.name != 'knobs'}
     arrays.update({'knob_' + name: np.asarray(value) for name, value in
                    dataclasses.asdict(params.knobs).items()}, **extra)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
+    # Like np.savez_compressed, but with fixed zip timestamps: same bytes
+    # for the same seed and arguments.
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+        for name, value in sorted(arrays.items()):
+            info = zipfile.ZipInfo(name + '.npy', (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, 'w') as member:
+                np.lib.format.write_array(member, np.asarray(value),
+                                          allow_pickle=False)
     with tf.io.gfile.GFile(path, 'wb') as f:
         f.write(buffer.getvalue())
 
@@ -393,7 +422,8 @@ def _oracle_weights(params: Params) -> Tuple[np.ndarray, np.ndarray]:
     classes = np.flatnonzero(params.active)
     w = np.zeros((_DIM, len(classes)), np.float32)
     cols = np.arange(len(classes))[:, None]
-    w[params.rgb_idx[classes], cols] = params.rgb_sign[classes] * k.rgb_strength
+    w[params.rgb_idx[classes], cols] = (params.rgb_sign[classes]
+                                        * k.rgb_strength)
     w[features.RGB_SIZE + params.audio_idx[classes], cols] = (
         params.audio_sign[classes] * k.audio_strength)
     w /= np.linalg.norm(w, axis=0) * np.hypot(k.scene_std, k.noise_std)
@@ -404,18 +434,20 @@ def _oracle_weights(params: Params) -> Tuple[np.ndarray, np.ndarray]:
 # linear above Z0 (strong evidence), FLOOR below it (a label may show no
 # evidence: missing_evidence, short videos), capped at CAP. Set by hand
 # from the default knobs; see the module docstring.
-_LLR_SLOPE, _LLR_Z0, _LLR_FLOOR, _LLR_CAP = 1.0, 6.0, -2.0, 8.0
+_LLR_SLOPE, _LLR_Z0, _LLR_FLOOR, _LLR_CAP = 1.0, 5.5, -2.0, 12.0
 
 
 def evidence(params: Params, frames_rgb: np.ndarray,
-             frames_audio: np.ndarray) -> np.ndarray:
+             frames_audio: np.ndarray,
+             weights: Optional[Tuple[np.ndarray, np.ndarray]] = None
+             ) -> np.ndarray:
     """[NUM_CLASSES] per-class evidence z of one video (0 for inactive).
 
     Median-centred frames projected on each class's matched filter, averaged
     over a `window`-frame sliding window, maximum over time, in units of the
-    frame noise.
+    frame noise. `weights` (from `_oracle_weights`) saves rebuilding them.
     """
-    classes, w = _oracle_weights(params)
+    classes, w = weights or _oracle_weights(params)
     x = np.concatenate([_as_float(frames_rgb), _as_float(frames_audio)], 1)
     x -= np.median(x, axis=0)
     proj = np.cumsum(x @ w, axis=0)
@@ -440,15 +472,16 @@ def oracle_scores(params: Params,
         return oracle_scores(params, [frames_rgb], [frames_audio])[0]
     labels, offsets = label_table(params.top_classes)
     starts, lengths = offsets[:-1], np.diff(offsets)
+    weights = _oracle_weights(params)
     scores = np.zeros((len(frames_rgb), features.NUM_CLASSES))
     for i, (rgb, audio) in enumerate(zip(frames_rgb, frames_audio)):
-        z = evidence(params, rgb, audio).astype(np.float64)
+        z = evidence(params, rgb, audio, weights).astype(np.float64)
         llr = np.minimum(np.logaddexp(_LLR_FLOOR, _LLR_SLOPE * (z - _LLR_Z0)),
                          _LLR_CAP)
-        log_w = np.add.reduceat(llr[labels], starts)
-        weights = np.exp(log_w - log_w.max())
-        scores[i] = np.bincount(labels, np.repeat(weights, lengths),
-                                features.NUM_CLASSES) / weights.sum()
+        log_w = np.add.reduceat(llr[labels], starts)      # per label set
+        post = np.exp(log_w - log_w.max())
+        scores[i] = np.bincount(labels, np.repeat(post, lengths),
+                                features.NUM_CLASSES) / post.sum()
     return scores
 
 
@@ -535,16 +568,20 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--validate-fraction', type=float, default=0.1)
     parser.add_argument('--test-fraction', type=float, default=0.1)
     parser.add_argument('--params-out', default=None,
-                        help='oracle file (default <out>/../<name>_oracle.npz)')
+                        help='oracle file (default: <out>/../'
+                        '<basename(out)>_oracle.npz)')
     parser.add_argument('--top-classes', type=int, default=0,
                         help='keep only the K most frequent classes (0: all)')
     parser.add_argument('--overwrite', action='store_true')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format='%(asctime)s %(levelname)s %(message)s')
-    files = generate(args.out, args.videos, args.seed, args.shards,
-                     args.validate_fraction, args.test_fraction,
-                     args.params_out, args.overwrite, args.top_classes)
+    try:
+        files = generate(args.out, args.videos, args.seed, args.shards,
+                         args.validate_fraction, args.test_fraction,
+                         args.params_out, args.overwrite, args.top_classes)
+    except (FileExistsError, ValueError) as e:
+        parser.error(str(e))
     for split, paths in files.items():
         print(f'{split}: {len(paths)} files')
 

@@ -1,0 +1,127 @@
+"""The whole DAG on a tiny dataset with the real components (no mocks).
+
+Runs ImportExampleGen -> ... -> Pusher -> Report under LocalDagRunner with a
+SQLite ML Metadata store, twice (the second run must come from the cache),
+then checks the pushed model against the Evaluator's own figure.
+"""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+from components.report.executor import candidate_metrics
+from components.validation_gate.executor import DataValidationError
+from pipeline import configs, lineage
+from pipeline.pipeline import create_pipeline
+from tests.conftest import make_record, write_records
+from yt8m import eval_util, features, synthetic
+
+FAMILY = 'dbof'
+
+
+def _pipeline(tmp, data_root, families=(FAMILY,)):
+    return create_pipeline(
+        pipeline_root=str(tmp / 'root'), data_root=str(data_root),
+        serving_model_dir=str(tmp / 'serving_model'), report_dir=str(tmp / 'report'),
+        families=families, train_steps=4, eval_steps=1,
+        training_options={'preset': 'tiny', 'batch_size': 8}, gap_floor=0.0,
+        max_regression=1.0,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+            str(tmp / 'metadata.db')),
+        beam_pipeline_args=['--direct_num_workers=1'])
+
+
+def _executions_of_latest_run(store):
+    runs = store.get_contexts_by_type('pipeline_run')
+    latest = max(runs, key=lambda c: c.create_time_since_epoch)
+    return store.get_executions_by_context(latest.id)
+
+
+@pytest.fixture(scope='module')
+def pipeline_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('e2e')
+    data_root = tmp / 'data'
+    synthetic.generate(str(data_root), num_videos=40, seed=3, top_classes=50)
+    LocalDagRunner().run(_pipeline(tmp, data_root))
+    return tmp, data_root
+
+
+def test_model_is_pushed_and_scores_raw_records(pipeline_run):
+    tmp, data_root = pipeline_run
+    versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(FAMILY) / '*'))
+    assert len(versions) == 1 and os.path.basename(versions[0]).isdigit()
+    served = tf.saved_model.load(versions[0]).signatures['serving_default']
+    records = [r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(glob.glob(str(data_root / 'validate*.tfrecord'))))]
+    outputs = served(examples=tf.constant(records))
+    probabilities = outputs[features.PROBABILITIES].numpy()
+    assert probabilities.shape == (len(records), features.NUM_CLASSES)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    assert outputs[features.TOP_CLASSES].shape == (len(records), features.TOP_K)
+    # The test split (no labels) is served the same way.
+    test_records = [r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(glob.glob(str(data_root / 'test*.tfrecord'))))]
+    assert served(examples=tf.constant(test_records))[features.PROBABILITIES].shape[0] == len(
+        test_records)
+
+
+def test_evaluator_gap_equals_gap_of_pushed_model(pipeline_run):
+    tmp, data_root = pipeline_run
+    (evaluation,) = glob.glob(str(tmp / 'root' / f'Evaluator.{FAMILY}' / 'evaluation' / '*'))
+    recorded = candidate_metrics(evaluation)
+    (version,) = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(FAMILY) / '*'))
+    served = tf.saved_model.load(version).signatures['serving_default']
+    predictions, labels = [], []
+    for path in sorted(glob.glob(str(data_root / 'validate*.tfrecord'))):
+        for record in tf.data.TFRecordDataset(path):
+            predictions.append(served(examples=record[tf.newaxis])[features.PROBABILITIES][0])
+            example = tf.train.SequenceExample.FromString(record.numpy())
+            multi_hot = np.zeros(features.NUM_CLASSES)
+            multi_hot[list(example.context.feature['labels'].int64_list.value)] = 1
+            labels.append(multi_hot)
+    independent = eval_util.gap_at_k(np.array(predictions), np.array(labels))
+    assert recorded['gap_at_20'] == pytest.approx(independent, abs=1e-5)
+    assert recorded['example_count'] == len(labels)
+    assert 0 <= recorded['hit_at_1'] <= 1 and 0 <= recorded['perr'] <= 1
+
+
+def test_report_and_lineage(pipeline_run, capsys):
+    tmp, _ = pipeline_run
+    (run_dir,) = glob.glob(str(tmp / 'report' / 'run-*'))
+    text = open(os.path.join(run_dir, 'report.md')).read()
+    assert f'| {FAMILY} |' in text and 'Sample predictions' in text
+    assert os.path.getsize(os.path.join(run_dir, 'gap_vs_size.png')) > 1000
+    lineage.main(['--metadata', str(tmp / 'metadata.db')])
+    printed = capsys.readouterr().out
+    for upstream in ('PushedModel', f'Trainer.{FAMILY}', 'TransformGraph', 'Schema',
+                     'Examples', 'ImportExampleGen'):
+        assert upstream in printed
+
+
+def test_second_run_is_served_from_cache(pipeline_run):
+    tmp, data_root = pipeline_run
+    LocalDagRunner().run(_pipeline(tmp, data_root))
+    store = metadata.Metadata(metadata.sqlite_metadata_connection_config(
+        str(tmp / 'metadata.db'))).__enter__().store
+    states = {e.last_known_state for e in _executions_of_latest_run(store)}
+    assert states == {metadata_store_pb2.Execution.CACHED}
+    versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(FAMILY) / '*'))
+    assert len(versions) == 1
+
+
+def test_records_failing_validation_stop_before_training(tmp_path):
+    data_root = tmp_path / 'data'
+    data_root.mkdir()
+    write_records(data_root / 'train0000.tfrecord',
+                  [make_record(b'a'), make_record(b'b', labels=(5000,))])
+    write_records(data_root / 'validate0000.tfrecord', [make_record(b'c')])
+    with pytest.raises(DataValidationError, match="feature 'labels'"):
+        LocalDagRunner().run(_pipeline(tmp_path, data_root))
+    assert not (tmp_path / 'serving_model').exists()
+    assert not glob.glob(str(tmp_path / 'root' / 'Trainer.*'))
