@@ -10,4 +10,4 @@ COPY requirements.lock pyproject.toml ./
 RUN python -m pip install --no-cache-dir tf-keras==2.16.0 matplotlib
 COPY . .
 RUN python -m pip install --no-cache-dir --no-deps -e .
-ENV TF_USE_LEGACY_KERAS=1 PYTHONPATH=/pipeline
+ENV TF_USE_LEGACY_KERAS=1 TF_CPU_ALLOCATOR_USE_BFC=true PYTHONPATH=/pipeline

@@ -17,6 +17,8 @@ import os
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# BFC allocator: 1.3-3x faster steps on these low-bandwidth CPUs (must precede TF import).
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
 
 import argparse
 import logging
@@ -60,6 +62,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help='model size preset: tiny, small or seed')
     parser.add_argument('--ema-steps', type=int, default=0,
                         help='EMA weight-averaging steps after the main training (0: off)')
+    parser.add_argument('--size-budget-bytes', type=int, default=configs.SIZE_BUDGET_BYTES,
+                        help='the ensemble graph must be smaller than this on disk')
+    parser.add_argument('--choose-subset', action='store_true',
+                        help='over budget: keep the best subset of members that fits')
+    parser.add_argument('--quantization', default=configs.QUANTIZATION_MODE,
+                        choices=['uniform', 'per_channel', 'kmeans', 'float16', 'none'],
+                        help='how ensemble members are quantized')
     parser.add_argument('--gap-floor', type=float, default=configs.GAP_FLOOR)
     parser.add_argument('--no-cache', action='store_true', help='re-run every component')
     args = parser.parse_args(argv)
@@ -128,6 +137,8 @@ def main(argv: Sequence[str]) -> int:
         families=families, has_validate_files=has_validate,
         train_steps=args.train_steps, eval_steps=args.eval_steps, gap_floor=args.gap_floor,
         training_options={'preset': args.preset, 'ema_steps': args.ema_steps},
+        size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
+        quantization_mode=None if args.quantization == 'none' else args.quantization,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             os.path.join(output_root, 'metadata', 'metadata.db')),
         beam_pipeline_args=args.beam_args, enable_cache=not args.no_cache)
@@ -135,7 +146,7 @@ def main(argv: Sequence[str]) -> int:
     LocalDagRunner().run(pipeline)
     logger.info('Pipeline finished in %.0f s', time.time() - started)
     print(f'\nReport:        {newest_child(report_dir)}/report.md')
-    for family in families:
+    for family in [*families, 'ensemble']:
         pushed = newest_child(os.path.join(serving_model_dir, configs.serving_model_name(family)))
         print(f'Pushed {family:8s} {pushed or "(not pushed: not blessed)"}')
     print(f'ML Metadata:   {os.path.join(output_root, "metadata", "metadata.db")}')

@@ -38,8 +38,9 @@ def plain_call(call):
 
 def split_rgb_audio(frames: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Splits [..., feature_size] frames into (rgb, audio) on the last axis."""
-    rgb = rgb_size_for(int(frames.shape[-1]))
-    return frames[..., :rgb], frames[..., rgb:]
+    feature_size = int(frames.shape[-1])
+    rgb = rgb_size_for(feature_size)
+    return tuple(tf.split(frames, [rgb, feature_size - rgb], axis=-1))
 
 
 def model_inputs(max_frames: int, feature_size: int) -> dict[str, tf.Tensor]:
@@ -59,6 +60,7 @@ def probabilities_output(probabilities: tf.Tensor) -> tf.Tensor:
         'linear', dtype='float32', name=features.PROBABILITIES)(probabilities)
 
 
+@keras.saving.register_keras_serializable(package='yt8m')
 class ContextGating(keras.layers.Layer):
     """`x * sigmoid(BN(x @ W))` with W of shape [H, H] (no bias: BN has one).
 
@@ -83,6 +85,7 @@ class ContextGating(keras.layers.Layer):
         return inputs * tf.sigmoid(gates)
 
 
+@keras.saving.register_keras_serializable(package='yt8m')
 class MixtureOfExperts(keras.layers.Layer):
     """Per-class mixture of `num_mixtures` logistic experts.
 

@@ -37,6 +37,7 @@ def _normalise(per_cluster: tf.Tensor) -> tf.Tensor:
     return tf.math.l2_normalize(flat, axis=1)
 
 
+@keras.saving.register_keras_serializable(package='yt8m')
 class VLADPooling(keras.layers.Layer):
     """Residual aggregation given frames [B, T, D] and assignments [B, T, K].
 

@@ -26,6 +26,7 @@ from models.presets import NeXtVLADConfig
 from yt8m import features
 
 
+@keras.saving.register_keras_serializable(package='yt8m')
 class GroupedVLADPooling(keras.layers.Layer):
     """Residuals of grouped features to K centres, summed over frames+groups.
 
@@ -52,12 +53,12 @@ class GroupedVLADPooling(keras.layers.Layer):
     def call(self, inputs, training=None):
         del training  # accepted because do_not_convert hides the signature
         frames, logits, attention = inputs
-        g, k, d = self.groups, self.num_clusters, self.group_dim
-        frames = tf.reshape(frames, [tf.shape(frames)[0], -1, d])  # [B,T*G,d]
-        assignment = tf.nn.softmax(tf.reshape(logits, [-1, tf.shape(
-            frames)[1], k]), axis=-1)                              # [B,T*G,K]
-        assignment *= tf.reshape(attention, [-1, tf.shape(frames)[1], 1])
-        mass = tf.reduce_sum(assignment, axis=1)[:, tf.newaxis, :]
+        k, d = self.num_clusters, self.group_dim
+        slots = tf.shape(attention)[1] * self.groups  # T*G group-frames
+        frames = tf.reshape(frames, [-1, slots, d])
+        assignment = tf.nn.softmax(tf.reshape(logits, [-1, slots, k]), axis=-1)
+        assignment *= tf.reshape(attention, [-1, slots, 1])
+        mass = tf.reduce_sum(assignment, axis=1)[:, tf.newaxis, :]  # [B,1,K]
         vlad = tf.einsum('bnk,bnd->bdk', assignment, frames)
         vlad = tf.math.l2_normalize(vlad - mass * self.centres, axis=1)
         return tf.reshape(vlad, [-1, d * k])

@@ -5,7 +5,8 @@ an RNN must see each real frame once and in time order, so it reads the
 first `num_frames` slots (the real frames; the rest is padding) under the
 mask `tf.sequence_mask(num_frames, max_frames)`. Keras carries the state
 unchanged through masked steps and the backward direction starts at the
-last real frame, so the padding's content cannot change the output.
+last real frame, so the padding's content cannot change the output. The
+mask is right-padded, which keeps Keras's cuDNN kernels usable on GPU.
 
 Sizes of the winners (REFERENCE.md, runme.md `Lstmbidirect`,
 `--lstm_cells=1024`): bi-LSTM 512+512, LSTM 1024, then a logistic

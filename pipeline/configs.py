@@ -10,9 +10,9 @@ PIPELINE_NAME = 'yt8m'
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 # Families trained by default; every name of models.registry.FAMILIES works.
-DEFAULT_FAMILIES = ('dbof',)
+DEFAULT_FAMILIES = ('dbof', 'netvlad')
 DEFAULT_PRESET = 'small'
-TRAIN_STEPS = 300
+TRAIN_STEPS = 120
 EVAL_STEPS = 5
 BATCH_SIZE = 32
 
@@ -21,8 +21,16 @@ BATCH_SIZE = 32
 GAP_FLOOR = 0.10
 MAX_GAP_REGRESSION = 0.01
 
+# The final artifact: one graph holding every member, under a size budget
+# (the 2018 challenge's 1 GB), member weights fitted on the eval split.
+SIZE_BUDGET_BYTES = 1_000_000_000
+# Members enter the ensemble quantized the seed's way (uint8 + 256 levels per
+# variable of >= 17,000 elements); None keeps them float32.
+QUANTIZATION_MODE = 'uniform'
+ENSEMBLE_WEIGHTING = 'fitted'
+
 # Embedded default data (synthetic, exact YouTube-8M format).
-DEFAULT_VIDEOS = 2000
+DEFAULT_VIDEOS = 1000
 DEFAULT_SEED = 8
 
 # Split names: TFX's train/eval; the release calls its eval split "validate".

@@ -2,7 +2,8 @@
 
 ImportExampleGen -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
 ValidationGate -> Transform -> Trainer.<family> (one per family) ->
-BaselineLookup/Evaluator/Pusher per model -> Report.
+Quantizer.<family> -> EnsembleBuilder (one size-checked graph) -> BaselineLookup/Evaluator/Pusher
+per model and for the ensemble -> Report.
 
 The factory knows nothing of which runner calls it (TFX template pattern):
 paths, metadata and Beam arguments come in as parameters.
@@ -26,6 +27,8 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
 from components.baseline_lookup.component import BaselineLookup
+from components.ensemble.component import EnsembleBuilder
+from components.quantizer.component import Quantizer
 from components.report.component import Report
 from components.validation_gate.component import ValidationGate
 from models import registry
@@ -121,6 +124,10 @@ def create_pipeline(
     training_options: Optional[Dict] = None,
     gap_floor: float = configs.GAP_FLOOR,
     max_regression: float = configs.MAX_GAP_REGRESSION,
+    ensemble_weighting: str = configs.ENSEMBLE_WEIGHTING,
+    size_budget_bytes: int = configs.SIZE_BUDGET_BYTES,
+    choose_subset: bool = False,
+    quantization_mode: Optional[str] = configs.QUANTIZATION_MODE,
     schema_file: str = configs.SCHEMA_FILE,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -149,7 +156,7 @@ def create_pipeline(
     nodes = [example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
              transform]
 
-    report_inputs = {}
+    report_inputs, ensemble_members = {}, {}
     for family in families:
         trainer = Trainer(
             run_fn=configs.RUN_FN, examples=examples,
@@ -165,6 +172,24 @@ def create_pipeline(
         nodes += [trainer, *evaluated.pop('nodes')]
         report_inputs[family] = {'model': trainer.outputs['model'],
                                  'model_run': trainer.outputs['model_run'], **evaluated}
+        ensemble_members[family] = trainer.outputs['model']
+        if quantization_mode:
+            quantizer = Quantizer(model=trainer.outputs['model'],
+                                  model_run=trainer.outputs['model_run'], examples=examples,
+                                  mode=quantization_mode).with_id(f'Quantizer.{family}')
+            nodes.append(quantizer)
+            ensemble_members[family] = quantizer.outputs['quantized_model']
+            report_inputs[family]['quantized_model'] = quantizer.outputs['quantized_model']
+
+    # The pipeline's final artifact: one size-checked graph holding every member.
+    ensemble = EnsembleBuilder(
+        models=ensemble_members,
+        examples=examples, weighting=ensemble_weighting,
+        size_budget_bytes=size_budget_bytes, choose_subset=choose_subset)
+    evaluated = _evaluate_and_push('ensemble', ensemble.outputs['model'], examples, schema,
+                                   serving_model_dir, gap_floor, max_regression)
+    nodes += [ensemble, *evaluated.pop('nodes')]
+    report_inputs['ensemble'] = {'model': ensemble.outputs['model'], **evaluated}
 
     nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
     return tfx_pipeline.Pipeline(

@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES='' TF_CPP_MIN_LOG_LEVEL=2
+export TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES='' TF_CPP_MIN_LOG_LEVEL=2 TF_CPU_ALLOCATOR_USE_BFC=true
 exec .venv/bin/python -m pytest -q "$@"

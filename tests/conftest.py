@@ -5,6 +5,8 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# BFC allocator: 1.3-3x faster steps on these low-bandwidth CPUs (must precede TF import).
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
 
 import pathlib
 

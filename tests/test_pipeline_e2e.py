@@ -6,6 +6,7 @@ then checks the pushed model against the Evaluator's own figure.
 """
 
 import glob
+import json
 import os
 
 import numpy as np
@@ -54,7 +55,7 @@ def pipeline_run(tmp_path_factory):
     return tmp, data_root
 
 
-@pytest.mark.parametrize('family', FAMILIES)
+@pytest.mark.parametrize('family', FAMILIES + ('ensemble',))
 def test_model_is_pushed_and_scores_raw_records(pipeline_run, family):
     tmp, data_root = pipeline_run
     versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(family) / '*'))
@@ -92,6 +93,26 @@ def test_evaluator_gap_equals_gap_of_pushed_model(pipeline_run):
     assert recorded['gap_at_20'] == pytest.approx(independent, abs=1e-5)
     assert recorded['example_count'] == len(labels)
     assert 0 <= recorded['hit_at_1'] <= 1 and 0 <= recorded['perr'] <= 1
+
+
+def test_final_ensemble_holds_every_member_and_averages_them(pipeline_run):
+    tmp, data_root = pipeline_run
+    (ensemble_dir,) = glob.glob(str(tmp / 'root' / 'EnsembleBuilder' / 'model' / '*'))
+    report = json.load(open(os.path.join(ensemble_dir, 'ensemble_report.json')))
+    weights = report['weights']
+    assert set(weights) == set(FAMILIES) and sum(weights.values()) == pytest.approx(1.0)
+    records = tf.constant([r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(glob.glob(str(data_root / 'validate*.tfrecord'))))])
+    (pushed,) = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name('ensemble') / '*'))
+    ensemble = tf.saved_model.load(pushed).signatures['serving_default'](examples=records)
+    expected = 0
+    for family, weight in weights.items():
+        # Members enter the ensemble quantized.
+        (member,) = glob.glob(str(tmp / 'root' / f'Quantizer.{family}' / 'quantized_model' / '*'
+                                  / 'Format-Serving'))
+        member_out = tf.saved_model.load(member).signatures['serving_default'](examples=records)
+        expected += weight * member_out[features.PROBABILITIES].numpy()
+    np.testing.assert_allclose(ensemble[features.PROBABILITIES].numpy(), expected, atol=1e-5)
 
 
 def test_report_and_lineage(pipeline_run, capsys):

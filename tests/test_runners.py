@@ -48,7 +48,7 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(tmp_path):
                                  ignore_unknown_fields=True)
     tasks = spec.root.dag.tasks
     assert {'Trainer.dbof', 'Trainer.netvlad', 'Evaluator.dbof', 'Pusher.netvlad',
-            'Transform', 'Report'} <= set(tasks)
+            'Transform', 'Report', 'Quantizer.dbof', 'EnsembleBuilder', 'Pusher.ensemble'} <= set(tasks)
     executors = spec.deployment_spec['executors']
     for name, task in tasks.items():
         component = spec.components[task.component_ref.name]

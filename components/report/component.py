@@ -31,6 +31,7 @@ MEMBER_INPUTS: Dict[str, type] = {
     'evaluation': standard_artifacts.ModelEvaluation,
     'blessing': standard_artifacts.ModelBlessing,
     'pushed_model': standard_artifacts.PushedModel,
+    'quantized_model': standard_artifacts.Model,
 }
 
 

@@ -62,6 +62,12 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
     blessing = _single(input_dict, f'{name}_blessing')
     if blessing is not None:
         row['blessed'] = bool(blessing.get_int_custom_property('blessed'))
+    quantized = _single(input_dict, f'{name}_quantized_model')
+    quantization_report = os.path.join(quantized.uri, 'quantization_report.json') if quantized else ''
+    if quantized is not None and tf.io.gfile.exists(quantization_report):
+        row['quantized_bytes'] = io_utils.tree_bytes(path_utils.serving_model_path(quantized.uri))
+        with tf.io.gfile.GFile(quantization_report) as f:
+            row['quantized_gap'] = json.load(f).get('eval', {}).get('gap_after')
     pushed = _single(input_dict, f'{name}_pushed_model')
     if pushed is not None and pushed.get_int_custom_property('pushed'):
         row['pushed_to'] = pushed.get_string_custom_property('pushed_destination')
@@ -103,15 +109,16 @@ def render_markdown(rows, samples, sample_model) -> str:
     lines = ['# YouTube-8M pipeline run report', '',
              f'Generated {datetime.datetime.now().isoformat(timespec="seconds")}.', '',
              '| model | GAP@20 | Hit@1 | PERR | size (MB) | parameters | training (s) '
-             '| blessed | pushed to |',
-             '|---|---|---|---|---|---|---|---|---|']
+             '| quantized (MB) | GAP quantized | blessed | pushed to |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         size = row.get('size_bytes')
         lines.append('| ' + ' | '.join([
             row['member'], _fmt(row.get('gap_at_20')), _fmt(row.get('hit_at_1')),
             _fmt(row.get('perr')), _fmt(size / 1e6 if size else None, 2),
             _fmt(row.get('num_parameters')), _fmt(row.get('training_seconds'), 1),
-            _fmt(row.get('blessed')), row.get('pushed_to') or '-']) + ' |')
+            _fmt(row['quantized_bytes'] / 1e6 if row.get('quantized_bytes') else None, 2),
+            _fmt(row.get('quantized_gap')), _fmt(row.get('blessed')), row.get('pushed_to') or '-']) + ' |')
     lines += ['', '![GAP@20 versus model size](gap_vs_size.png)', '']
     if samples:
         lines += [f'## Sample predictions ({sample_model}, eval split)', '',

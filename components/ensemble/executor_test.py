@@ -1,0 +1,181 @@
+"""EnsembleBuilder executor on three tiny exported models (logistic, dbof, netvlad)."""
+
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from tfx.types import standard_artifacts
+
+from components import io_utils
+from components.ensemble import executor
+from models.registry import build_model
+from tests.conftest import make_record
+from trainer.export import export_serving_model
+from trainer.preprocessing import preprocessing_fn
+from yt8m import eval_util, features
+
+FAMILIES = ('logistic', 'dbof', 'netvlad')
+NAMES = ['logistic', 'dbof', 'netvlad']
+
+
+def _records(count, seed):
+    rng = np.random.default_rng(seed)
+    return [make_record(f'v{seed}_{i}'.encode(),
+                        labels=tuple(sorted(set(rng.integers(0, 40, 3).tolist()))),
+                        num_frames=int(rng.integers(1, 6)), seed=seed * 1000 + i)
+            for i in range(count)]
+
+
+@pytest.fixture(scope='module')
+def members(tmp_path_factory):
+    root = tmp_path_factory.mktemp('members')
+    artifacts = []
+    for seed, family in enumerate(FAMILIES):
+        keras.utils.set_random_seed(seed)
+        artifact = standard_artifacts.Model()
+        artifact.uri = str(root / family)
+        export_serving_model(build_model(family, 'tiny'), preprocessing_fn,
+                             os.path.join(artifact.uri, 'Format-Serving'))
+        artifacts.append(artifact)
+    return artifacts
+
+
+@pytest.fixture(scope='module')
+def examples(tmp_path_factory):
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(tmp_path_factory.mktemp('examples'))
+    os.makedirs(os.path.join(artifact.uri, 'Split-eval'))
+    path = os.path.join(artifact.uri, 'Split-eval', 'data_tfrecord-00000-of-00001.gz')
+    with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+        for record in _records(48, seed=7):
+            writer.write(record)
+    return artifact
+
+
+def _sizes(members):
+    return {n: io_utils.tree_bytes(os.path.join(m.uri, 'Format-Serving'))
+            for n, m in zip(NAMES, members)}
+
+
+def _run(tmp_path, members, examples=None, **properties):
+    output = standard_artifacts.Model()
+    output.uri = str(tmp_path / 'ensemble')
+    os.makedirs(output.uri)
+    inputs = {executor.model_key(i): [m] for i, m in enumerate(members)}
+    if examples is not None:
+        inputs[executor.EXAMPLES_KEY] = [examples]
+    props = {'member_names': json.dumps(NAMES[:len(members)]), 'weighting': 'equal',
+             'size_budget_bytes': executor.DEFAULT_BUDGET, 'choose_subset': 0,
+             'max_fit_examples': 1000, **properties}
+    executor.Executor().Do(inputs, {executor.OUTPUT_KEY: [output]}, props)
+    with open(os.path.join(output.uri, executor.REPORT_FILE)) as f:
+        return output, json.load(f)
+
+
+def _serve(model_dir, records):
+    outputs = tf.saved_model.load(model_dir).signatures['serving_default'](
+        examples=tf.constant(records))
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+def test_output_is_weighted_average_of_members(tmp_path, members):
+    output, report = _run(tmp_path, members, weighting='given', weights='[1, 2, 5]')
+    weights = np.array([1, 2, 5]) / 8
+    assert report['weights'] == pytest.approx(dict(zip(NAMES, weights)))
+    assert report['chosen_subset'] == NAMES and report['dropped'] == []
+    assert report['ensemble_bytes'] < report['size_budget_bytes']
+    records = _records(5, seed=1)
+    # Plain tf.saved_model.load of the one ensemble graph scores raw records.
+    ensemble_dir = os.path.join(output.uri, 'Format-Serving')
+    got = _serve(ensemble_dir, records)
+    expected = sum(w * _serve(os.path.join(m.uri, 'Format-Serving'), records)[
+        features.PROBABILITIES] for w, m in zip(weights, members))
+    assert got[features.PROBABILITIES].shape == (5, features.NUM_CLASSES)
+    np.testing.assert_allclose(got[features.PROBABILITIES], expected, atol=1e-5)
+    assert got[features.TOP_CLASSES].shape == (5, features.TOP_K)
+    np.testing.assert_allclose(
+        got[features.TOP_SCORES],
+        np.take_along_axis(expected, got[features.TOP_CLASSES], axis=1), atol=1e-5)
+    transformed = tf.saved_model.load(ensemble_dir).signatures['transform_features'](
+        examples=tf.constant(records))
+    assert transformed[features.LABELS_MULTI_HOT].shape == (5, features.NUM_CLASSES)
+    assert json.loads(output.get_string_custom_property('ensemble_weights')) == \
+        pytest.approx(dict(zip(NAMES, weights)))
+    assert output.get_int_custom_property('ensemble_bytes') == io_utils.tree_bytes(ensemble_dir)
+    assert not os.path.exists(os.path.join(output.uri, executor.STAGING_DIR))
+
+
+def test_over_budget_fails_naming_members_and_sizes(tmp_path, members):
+    sizes = _sizes(members)
+    with pytest.raises(ValueError) as error:
+        _run(tmp_path, members, size_budget_bytes=1000)
+    message = str(error.value)
+    assert 'over the size budget' in message and '1,000' in message
+    assert f'{sum(sizes.values()):,}' in message
+    for name, size in sizes.items():
+        assert f'{name}={size:,} B' in message
+    # Nothing that looks like a model is left behind.
+    assert os.listdir(tmp_path / 'ensemble') == []
+
+
+def test_choose_subset_without_examples_keeps_smallest_members(tmp_path, members):
+    sizes = _sizes(members)
+    smallest = sorted(NAMES, key=sizes.get)[:2]
+    budget = sizes[smallest[0]] + sizes[smallest[1]] + 200_000
+    assert budget < sum(sizes.values())
+    output, report = _run(tmp_path, members, size_budget_bytes=budget, choose_subset=1)
+    assert sorted(report['chosen_subset']) == sorted(smallest)
+    assert 'smallest members first' in report['choice_reason']
+    assert report['ensemble_bytes'] < budget
+    assert io_utils.tree_bytes(os.path.join(output.uri, 'Format-Serving')) < budget
+    assert sum(report['weights'].values()) == pytest.approx(1.0)
+
+
+def test_fitted_weights_and_subset_by_eval_gap(tmp_path, members, examples):
+    sizes = _sizes(members)
+    # Budget for the two largest only: forces a GAP-based choice among subsets.
+    budget = sum(sorted(sizes.values())[-2:]) + 200_000
+    output, report = _run(tmp_path, members, examples, weighting='fitted',
+                          size_budget_bytes=budget, choose_subset=1)
+    weights = np.array(list(report['weights'].values()))
+    assert weights.sum() == pytest.approx(1.0) and np.all(weights >= 0)
+    assert report['fitted_gap'] >= report['equal_weights_gap']
+    assert report['ensemble_bytes'] < budget
+    assert 'best eval GAP' in report['choice_reason']
+    # The saved ensemble reproduces the reported GAP on the fitting data.
+    records = [r.numpy() for r in tf.data.TFRecordDataset(
+        tf.io.gfile.glob(os.path.join(examples.uri, 'Split-eval', '*')), compression_type='GZIP')]
+    ensemble_dir = os.path.join(output.uri, 'Format-Serving')
+    labels = tf.saved_model.load(ensemble_dir).signatures['transform_features'](
+        examples=tf.constant(records))[features.LABELS_MULTI_HOT].numpy()
+    predictions = _serve(ensemble_dir, records)[features.PROBABILITIES]
+    assert eval_util.gap_at_k(predictions, labels) == pytest.approx(report['eval_gap'], abs=1e-6)
+    assert output.get_float_custom_property('ensemble_eval_gap') == pytest.approx(
+        report['eval_gap'])
+
+
+def test_fit_weights_improves_on_equal_weights():
+    rng = np.random.default_rng(0)
+    labels = (rng.random((60, 30)) < 0.1).astype(np.float32)
+    good = np.clip(labels * 0.6 + rng.random(labels.shape) * 0.5, 0, 1).astype(np.float32)
+    noise = rng.random(labels.shape).astype(np.float32)
+    weights, fitted, equal = executor.fit_weights([noise, good, noise[::-1]], labels)
+    assert weights.sum() == pytest.approx(1.0) and np.all(weights >= 0)
+    assert fitted > equal
+    assert weights[1] == weights.max()
+
+
+def test_subset_helpers():
+    sizes = {'a': 50, 'b': 10, 'c': 30}
+    assert executor.greedy_smallest_first(['a', 'b', 'c'], sizes, 45) == ('b', 'c')
+    assert executor.fitting_subsets(['a', 'b', 'c'], sizes, 45) == [('b', 'c'), ('b',), ('c',)]
+    with pytest.raises(ValueError):
+        executor.normalise([1, -1])
