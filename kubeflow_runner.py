@@ -7,9 +7,8 @@
 
 The YAML is a KFP v2 pipeline spec that `kfp.Client` accepts. Every custom
 component and user function is referenced from the installed package, which
-the image (Dockerfile) installs at /pipeline. Compiling with a gs:// pipeline
-root needs GCS access (TFX uploads nothing for dotted-path user code, but the
-Pusher/Report paths are checked lazily); a local root compiles offline.
+the image (Dockerfile) installs at /pipeline; no `module_file` is used, so
+compiling uploads no user-code wheels.
 Beam runs inside each component's pod by default; pass Dataflow arguments
 after `--` for the real 1.5 TB (e.g. --runner=DataflowRunner --project=...).
 """
@@ -49,6 +48,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--eval-steps', type=int, default=configs.EVAL_STEPS)
     parser.add_argument('--no-validate-files', action='store_true',
                         help='data root has train files only: split by hash of id')
+    parser.add_argument('--distill', default=','.join(configs.DISTILL_FAMILIES),
+                        help="student family per distillation level; 'none' to skip")
     parser.add_argument('--distribution', default='', help="'', mirrored or multi_worker")
     parser.add_argument('--submit', action='store_true', help='submit with kfp.Client')
     parser.add_argument('--host', help='KFP API host for --submit')
@@ -68,6 +69,7 @@ def compile_pipeline(args: argparse.Namespace) -> str:
         has_validate_files=not args.no_validate_files,
         train_steps=args.train_steps, eval_steps=args.eval_steps,
         training_options={'distribution': args.distribution} if args.distribution else None,
+        distill_families=[] if args.distill == 'none' else args.distill.split(','),
         schema_file=os.path.join(configs.CONTAINER_PROJECT_DIR, 'yt8m', 'schema.pbtxt'),
         beam_pipeline_args=args.beam_args)
     output = os.path.abspath(args.output)

@@ -69,6 +69,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--quantization', default=configs.QUANTIZATION_MODE,
                         choices=['uniform', 'per_channel', 'kmeans', 'float16', 'none'],
                         help='how ensemble members are quantized')
+    parser.add_argument('--distill', default=','.join(configs.DISTILL_FAMILIES),
+                        help="student family per distillation level, e.g. 'dbof,netvlad' "
+                             "(the ensemble teaches level 1); 'none' to skip")
     parser.add_argument('--gap-floor', type=float, default=configs.GAP_FLOOR)
     parser.add_argument('--no-cache', action='store_true', help='re-run every component')
     args = parser.parse_args(argv)
@@ -139,6 +142,7 @@ def main(argv: Sequence[str]) -> int:
         training_options={'preset': args.preset, 'ema_steps': args.ema_steps},
         size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
         quantization_mode=None if args.quantization == 'none' else args.quantization,
+        distill_families=[] if args.distill == 'none' else args.distill.split(','),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             os.path.join(output_root, 'metadata', 'metadata.db')),
         beam_pipeline_args=args.beam_args, enable_cache=not args.no_cache)
@@ -146,7 +150,8 @@ def main(argv: Sequence[str]) -> int:
     LocalDagRunner().run(pipeline)
     logger.info('Pipeline finished in %.0f s', time.time() - started)
     print(f'\nReport:        {newest_child(report_dir)}/report.md')
-    for family in [*families, 'ensemble']:
+    students = [] if args.distill == 'none' else args.distill.split(',')
+    for family in [*families, 'ensemble', *(f'student_{i}' for i in range(1, len(students) + 1))]:
         pushed = newest_child(os.path.join(serving_model_dir, configs.serving_model_name(family)))
         print(f'Pushed {family:8s} {pushed or "(not pushed: not blessed)"}')
     print(f'ML Metadata:   {os.path.join(output_root, "metadata", "metadata.db")}')

@@ -29,6 +29,10 @@ SIZE_BUDGET_BYTES = 1_000_000_000
 QUANTIZATION_MODE = 'uniform'
 ENSEMBLE_WEIGHTING = 'fitted'
 
+# Distillation: one student family per level (the ensemble teaches level 1).
+DISTILL_FAMILIES = ('dbof',)
+MAX_DISTILL_LEVELS = 3
+
 # Embedded default data (synthetic, exact YouTube-8M format).
 DEFAULT_VIDEOS = 1000
 DEFAULT_SEED = 8

@@ -3,7 +3,8 @@
 ImportExampleGen -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
 ValidationGate -> Transform -> Trainer.<family> (one per family) ->
 Quantizer.<family> -> EnsembleBuilder (one size-checked graph) -> BaselineLookup/Evaluator/Pusher
-per model and for the ensemble -> Report.
+per model and for the ensemble -> Distiller.student_<level> (the ensemble
+teaches, each student teaches the next level) -> Report.
 
 The factory knows nothing of which runner calls it (TFX template pattern):
 paths, metadata and Beam arguments come in as parameters.
@@ -27,6 +28,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
 from components.baseline_lookup.component import BaselineLookup
+from components.distiller.component import Distiller
 from components.ensemble.component import EnsembleBuilder
 from components.quantizer.component import Quantizer
 from components.report.component import Report
@@ -112,6 +114,24 @@ def _evaluate_and_push(name: str, model, examples, schema, serving_model_dir: st
             'blessing': evaluator.outputs['blessing'], 'pushed_model': pusher.outputs['pushed_model']}
 
 
+def data_validation_nodes(data_root: str, has_validate_files: bool, schema_file: str) -> dict:
+    """ImportExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, ValidationGate."""
+    input_config, output_config = example_gen_input_config(has_validate_files)
+    example_gen = ImportExampleGen(
+        input_base=data_root, input_config=input_config, output_config=output_config,
+        payload_format=example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
+    examples = example_gen.outputs['examples']
+    statistics_gen = StatisticsGen(examples=examples)
+    schema_gen = ImportSchemaGen(schema_file=schema_file)
+    schema = schema_gen.outputs['schema']
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs['statistics'], schema=schema)
+    validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'])
+    return {'nodes': [example_gen, statistics_gen, schema_gen, example_validator,
+                      validation_gate],
+            'examples': examples, 'schema': schema, 'gate': validation_gate}
+
+
 def create_pipeline(
     pipeline_root: str,
     data_root: str,
@@ -128,6 +148,7 @@ def create_pipeline(
     size_budget_bytes: int = configs.SIZE_BUDGET_BYTES,
     choose_subset: bool = False,
     quantization_mode: Optional[str] = configs.QUANTIZATION_MODE,
+    distill_families: Sequence[str] = configs.DISTILL_FAMILIES,
     schema_file: str = configs.SCHEMA_FILE,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -135,26 +156,20 @@ def create_pipeline(
     pipeline_name: str = configs.PIPELINE_NAME,
 ) -> tfx_pipeline.Pipeline:
     families = check_families(families)
+    if distill_families:
+        check_families(distill_families)
+        if len(distill_families) > configs.MAX_DISTILL_LEVELS:
+            raise ValueError(f'at most {configs.MAX_DISTILL_LEVELS} distillation levels')
     fingerprint = {'code_fingerprint': configs.code_fingerprint()}
-    input_config, output_config = example_gen_input_config(has_validate_files)
-    example_gen = ImportExampleGen(
-        input_base=data_root, input_config=input_config, output_config=output_config,
-        payload_format=example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
-    examples = example_gen.outputs['examples']
-    statistics_gen = StatisticsGen(examples=examples)
-    schema_gen = ImportSchemaGen(schema_file=schema_file)
-    schema = schema_gen.outputs['schema']
-    example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs['statistics'], schema=schema)
-    validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'])
+    data = data_validation_nodes(data_root, has_validate_files, schema_file)
+    examples, schema = data['examples'], data['schema']
     # materialize=False: float frames would be ~4x the raw records; the
     # trainer applies the transform graph itself.
     transform = Transform(
         examples=examples, schema=schema, preprocessing_fn=configs.PREPROCESSING_FN,
         materialize=False, disable_statistics=True, custom_config=fingerprint)
-    transform.add_upstream_node(validation_gate)
-    nodes = [example_gen, statistics_gen, schema_gen, example_validator, validation_gate,
-             transform]
+    transform.add_upstream_node(data['gate'])
+    nodes = [*data['nodes'], transform]
 
     report_inputs, ensemble_members = {}, {}
     for family in families:
@@ -190,6 +205,27 @@ def create_pipeline(
                                    serving_model_dir, gap_floor, max_regression)
     nodes += [ensemble, *evaluated.pop('nodes')]
     report_inputs['ensemble'] = {'model': ensemble.outputs['model'], **evaluated}
+
+    # Distillation levels: the ensemble teaches student 1, student 1 teaches
+    # student 2, ...; teacher and student families may differ.
+    teacher = ensemble.outputs['model']
+    for level, student_family in enumerate(distill_families, start=1):
+        options = {k: v for k, v in (training_options or {}).items()
+                   if k not in ('family', 'preset')}
+        distiller = Distiller(
+            teacher_model=teacher, examples=examples,
+            transform_graph=transform.outputs['transform_graph'],
+            student_family=student_family,
+            student_preset=(training_options or {}).get('preset', configs.DEFAULT_PRESET),
+            train_steps=train_steps, eval_steps=eval_steps,
+            training_options={**options, **fingerprint}).with_id(f'Distiller.student_{level}')
+        name = f'student_{level}'
+        evaluated = _evaluate_and_push(name, distiller.outputs['model'], examples, schema,
+                                       serving_model_dir, gap_floor, max_regression)
+        nodes += [distiller, *evaluated.pop('nodes')]
+        report_inputs[name] = {'model': distiller.outputs['model'],
+                               'model_run': distiller.outputs['model_run'], **evaluated}
+        teacher = distiller.outputs['model']
 
     nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
     return tfx_pipeline.Pipeline(

@@ -34,7 +34,7 @@ def _pipeline(tmp, data_root, families=FAMILIES):
         serving_model_dir=str(tmp / 'serving_model'), report_dir=str(tmp / 'report'),
         families=families, train_steps=4, eval_steps=1,
         training_options={'preset': 'tiny', 'batch_size': 8, 'ema_steps': 2}, gap_floor=0.0,
-        max_regression=1.0,
+        max_regression=1.0, distill_families=('logistic',) if len(families) > 1 else (),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(tmp / 'metadata.db')),
         beam_pipeline_args=['--direct_num_workers=1'])
@@ -55,7 +55,7 @@ def pipeline_run(tmp_path_factory):
     return tmp, data_root
 
 
-@pytest.mark.parametrize('family', FAMILIES + ('ensemble',))
+@pytest.mark.parametrize('family', FAMILIES + ('ensemble', 'student_1'))
 def test_model_is_pushed_and_scores_raw_records(pipeline_run, family):
     tmp, data_root = pipeline_run
     versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(family) / '*'))
@@ -123,7 +123,10 @@ def test_report_and_lineage(pipeline_run, capsys):
     assert os.path.getsize(os.path.join(run_dir, 'gap_vs_size.png')) > 1000
     lineage.main(['--metadata', str(tmp / 'metadata.db')])
     printed = capsys.readouterr().out
-    for upstream in ('PushedModel', f'Trainer.{FAMILY}', 'TransformGraph', 'Schema',
+    # The newest push is the distilled student: its lineage runs through the
+    # teacher (the ensemble of quantized members) back to the examples.
+    for upstream in ('PushedModel', 'Distiller.student_1', 'EnsembleBuilder',
+                     f'Quantizer.{FAMILY}', f'Trainer.{FAMILY}', 'TransformGraph', 'Schema',
                      'Examples', 'ImportExampleGen'):
         assert upstream in printed
 

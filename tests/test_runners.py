@@ -41,14 +41,15 @@ def test_beam_arguments_pass_through():
 def test_kubeflow_v2_spec_compiles_and_is_runnable(tmp_path):
     output = tmp_path / 'pipeline.yaml'
     kubeflow_runner.main(['--output', str(output), '--image', 'example.com/yt8m:1',
-                          '--families', 'dbof,netvlad'])
+                          '--families', 'dbof,netvlad', '--distill', 'logistic,dbof'])
     with open(output) as f:
         spec_dict = yaml.safe_load(f)
     spec = json_format.ParseDict(spec_dict, pipeline_spec_pb2.PipelineSpec(),
                                  ignore_unknown_fields=True)
     tasks = spec.root.dag.tasks
     assert {'Trainer.dbof', 'Trainer.netvlad', 'Evaluator.dbof', 'Pusher.netvlad',
-            'Transform', 'Report', 'Quantizer.dbof', 'EnsembleBuilder', 'Pusher.ensemble'} <= set(tasks)
+            'Transform', 'Report', 'Quantizer.dbof', 'EnsembleBuilder', 'Pusher.ensemble',
+            'Distiller.student_1', 'Distiller.student_2', 'Pusher.student_2'} <= set(tasks)
     executors = spec.deployment_spec['executors']
     for name, task in tasks.items():
         component = spec.components[task.component_ref.name]

@@ -22,9 +22,11 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.report import executor
 from models.registry import FAMILIES
+from pipeline.configs import MAX_DISTILL_LEVELS
 
 # Members a report can show: every family, and the pipeline's later artifacts.
-MEMBER_NAMES = tuple(FAMILIES) + ('ensemble',)
+MEMBER_NAMES = tuple(FAMILIES) + ('ensemble',) + tuple(
+    f'student_{level}' for level in range(1, MAX_DISTILL_LEVELS + 1))
 MEMBER_INPUTS: Dict[str, type] = {
     'model': standard_artifacts.Model,
     'model_run': standard_artifacts.ModelRun,

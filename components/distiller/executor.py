@@ -1,0 +1,139 @@
+"""Distiller executor: teacher Model + Examples + transform graph -> student Model.
+
+1. The teacher (any SavedModel with the serving contract: one model or the
+   ensemble) runs its `serving_default` once over the train split; its top-K
+   scores per video go to the `teacher_scores` artifact (see
+   `teacher_scores.py` for why sparse top-K and what it approximates).
+2. The student (`student_family`/`student_preset`) trains with the Trainer's
+   own `train_model` on targets `lambda * teacher + (1 - lambda) * labels`
+   (= lambda * BCE(s, teacher) + (1 - lambda) * BCE(s, labels)); eval uses
+   labels only, through `trainer.input_pipeline.make_dataset`.
+3. The student is exported exactly as the Trainer exports (same serving
+   contract), with `training_summary.json` in the `model_run` output, so the
+   Quantizer, EnsembleBuilder, Evaluator, Pusher and a next Distiller accept it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any, Dict, List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import types
+from tfx.components.trainer.fn_args_utils import DataAccessor
+from tfx.components.util import tfxio_utils
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components.distiller import teacher_scores as scores_lib
+from trainer import export, input_pipeline
+from trainer.config import TrainingConfig
+from trainer.run_fn import SUMMARY_FILE, build_export_model, train_model
+
+logger = logging.getLogger(__name__)
+
+COSTS_FILE = 'teacher_scores_costs.json'
+SCORING_BATCH_SIZE = 64
+
+
+def split_files(examples: types.Artifact, split: str) -> List[str]:
+    return sorted(tf.io.gfile.glob(os.path.join(
+        artifact_utils.get_split_uri([examples], split), '*')))
+
+
+def data_accessor(examples: types.Artifact) -> DataAccessor:
+    factory = tfxio_utils.get_tf_dataset_factory_from_artifact([examples], [])
+    return DataAccessor(tf_dataset_factory=factory, record_batch_factory=None,
+                        data_view_decode_fn=None)
+
+
+def score_teacher(teacher_dir: str, files: List[str], top_k: int, output_uri: str,
+                  batch_size: int = SCORING_BATCH_SIZE) -> dict:
+    """Teacher top-K over `files` -> `<output_uri>/teacher_scores.npz`; returns costs."""
+    teacher = tf.saved_model.load(teacher_dir)
+    store, costs = scores_lib.score_records(
+        teacher.signatures['serving_default'], scores_lib.record_batches(files, batch_size),
+        top_k)
+    path = scores_lib.save(store, output_uri)
+    costs.update(scores_lib.store_costs(store, path), top_k=top_k, teacher_dir=teacher_dir)
+    costs['dense_vs_store_ratio'] = costs['dense_bytes_per_video'] / costs['store_bytes_per_video']
+    with tf.io.gfile.GFile(os.path.join(output_uri, COSTS_FILE), 'w') as f:
+        json.dump(costs, f, indent=1)
+    return costs
+
+
+def _training_config(exec_properties: Dict[str, Any]) -> TrainingConfig:
+    options = json.loads(exec_properties.get('training_options') or '{}')
+    options['family'] = exec_properties['student_family']
+    options['preset'] = exec_properties.get('student_preset') or 'small'
+    if exec_properties.get('batch_size'):
+        options['batch_size'] = int(exec_properties['batch_size'])
+    return TrainingConfig.from_custom_config(options)
+
+
+class Executor(base_executor.BaseExecutor):
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        teacher = artifact_utils.get_single_instance(input_dict['teacher_model'])
+        examples = artifact_utils.get_single_instance(input_dict['examples'])
+        transform_graph = artifact_utils.get_single_instance(input_dict['transform_graph'])
+        model = artifact_utils.get_single_instance(output_dict['model'])
+        model_run = artifact_utils.get_single_instance(output_dict['model_run'])
+        scores = artifact_utils.get_single_instance(output_dict['teacher_scores'])
+
+        config = _training_config(exec_properties)
+        lam = float(exec_properties.get('distillation_lambda', 0.5))
+        if not 0.0 <= lam <= 1.0:
+            raise ValueError(f'distillation_lambda must be in [0, 1], got {lam}')
+        temperature = float(exec_properties.get('temperature') or 1.0)
+        top_k = int(exec_properties.get('top_k') or 20)
+        train_steps = int(exec_properties['train_steps'])
+        eval_steps = max(1, int(exec_properties.get('eval_steps') or 1))
+
+        teacher_dir = path_utils.serving_model_path(teacher.uri)
+        train_files = split_files(examples, 'train')
+        logger.info('Scoring %d train files with teacher %s (top %d)', len(train_files),
+                    teacher_dir, top_k)
+        costs = score_teacher(teacher_dir, train_files, top_k, scores.uri)
+        scores.set_int_custom_property('num_videos', costs['num_videos'])
+        scores.set_int_custom_property('top_k', top_k)
+        scores.set_string_custom_property('teacher_uri', teacher.uri)
+
+        tf.random.set_seed(config.seed)
+        tf_transform_output = tft.TFTransformOutput(transform_graph.uri)
+        accessor = data_accessor(examples)
+        lookup = scores_lib.TeacherLookup(scores_lib.load(scores.uri), temperature)
+        train_ds = scores_lib.make_distill_dataset(
+            [os.path.join(artifact_utils.get_split_uri([examples], 'train'), '*')],
+            accessor, tf_transform_output, lookup, lam, config.batch_size,
+            seed=config.seed, shuffle_buffer=config.shuffle_buffer)
+        eval_ds = input_pipeline.make_dataset(
+            [os.path.join(artifact_utils.get_split_uri([examples], 'eval'), '*')],
+            accessor, tf_transform_output, config.batch_size, training=False)
+        logger.info('Distilling into %s/%s: lambda=%g T=%g, %d steps', config.family,
+                    config.preset, lam, temperature, train_steps)
+        _, weights, summary = train_model(config, train_ds, eval_ds, train_steps, eval_steps)
+
+        started = time.time()
+        export_model = build_export_model(config, weights)
+        export.export_serving_model(export_model, tf_transform_output.transform_features_layer(),
+                                    path_utils.serving_model_dir(model.uri))
+        summary.update({
+            'distilled': True, 'teacher_uri': teacher.uri,
+            'distillation_lambda': lam, 'temperature': temperature, 'top_k': top_k,
+            'teacher_scores_uri': scores.uri, 'distillation_costs': costs,
+            'export_seconds': round(time.time() - started, 2)})
+        tf.io.gfile.makedirs(model_run.uri)
+        with tf.io.gfile.GFile(os.path.join(model_run.uri, SUMMARY_FILE), 'w') as f:
+            json.dump(summary, f, indent=1, default=float)
+        model.set_string_custom_property('teacher_uri', teacher.uri)
+        logger.info('Exported distilled %s/%s (%.1f s training, %.1f s teacher scoring)',
+                    config.family, config.preset, summary['training_seconds'],
+                    costs['teacher_seconds'])

@@ -1,0 +1,189 @@
+"""Distiller: loss algebra, the sparse teacher store, and one real executor run.
+
+The module fixture writes 30 generated videos as an Examples artifact, runs
+the real `preprocessing_fn` through TFT Beam into a transform graph, exports
+a DBoF 'tiny' teacher with the serving contract and runs the executor once
+(student: logistic 'tiny' -- cross-family -- a few steps).
+"""
+
+import os
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+from tfx.types import standard_artifacts
+from tfx.utils import path_utils
+
+from components.distiller import executor as executor_lib
+from components.distiller import teacher_scores as scores_lib
+from components.distiller import testdata
+from components.distiller.component import TeacherScores
+from models import optim
+from trainer.run_fn import SUMMARY_FILE
+from yt8m import features
+
+optim.skip_autograph_for_tf_keras()
+
+STUDENT = ('logistic', 'tiny')
+TOP_K = 5
+
+
+def _bce(target, prediction):
+    return float(keras.losses.BinaryCrossentropy()(
+        tf.constant([target], tf.float32), tf.constant([prediction], tf.float32)))
+
+
+def test_mixed_target_bce_equals_the_seed_loss_hand_computed():
+    student = [0.8, 0.3]
+    labels = [1.0, 0.0]
+    teacher = [0.6, 0.2]
+    target = scores_lib.mixed_targets(tf.constant([labels]), tf.constant([teacher]), 0.5)
+    np.testing.assert_allclose(target.numpy(), [[0.8, 0.1]], atol=1e-7)
+    # By hand: BCE(s, labels) = mean(-ln .8, -ln .7) = mean(.22314, .35667) = .28991
+    #          BCE(s, teacher) = mean(.6*.22314 + .4*1.60944, .2*1.20397 + .8*.35667)
+    #                          = mean(.77767, .52613) = .65190
+    #          0.5 * .28991 + 0.5 * .65190 = .47091
+    assert _bce(labels, student) == pytest.approx(0.28991, abs=1e-4)
+    assert _bce(teacher, student) == pytest.approx(0.65190, abs=1e-4)
+    assert _bce(target.numpy()[0], student) == pytest.approx(0.47091, abs=1e-4)
+    for lam in (0.0, 0.3, 1.0):
+        mixed = scores_lib.mixed_targets(tf.constant([labels]), tf.constant([teacher]), lam)
+        assert _bce(mixed.numpy()[0], student) == pytest.approx(
+            lam * _bce(teacher, student) + (1 - lam) * _bce(labels, student), abs=1e-5)
+
+
+def test_lambda_zero_gives_the_labels_and_missing_ids_fall_back_to_labels():
+    labels = tf.constant([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    teacher = tf.constant([[0.2, 0.9, 0.4], [0.7, 0.1, 0.3]])
+    np.testing.assert_array_equal(
+        scores_lib.mixed_targets(labels, teacher, 0.0).numpy(), labels.numpy())
+    mixed = scores_lib.mixed_targets(labels, teacher, 0.5, found=tf.constant([False, True]))
+    np.testing.assert_array_equal(mixed.numpy()[0], labels.numpy()[0])
+    np.testing.assert_allclose(mixed.numpy()[1], [0.35, 0.55, 0.15], atol=1e-7)
+
+
+def test_temperature():
+    p = np.array([0.5, 0.9, 0.1], np.float32)
+    np.testing.assert_array_equal(scores_lib.temper(p, 1.0), p)
+    np.testing.assert_allclose(scores_lib.temper(p, 2.0), [0.5, 0.75, 0.25], atol=1e-5)
+
+
+def test_store_save_load_and_lookup_hand_made(tmp_path):
+    store = scores_lib.TeacherScores(
+        ids=np.array([b'b', b'a', b'c']),
+        classes=np.array([[7, 3], [0, 3861], [5, 6]], np.int16),
+        scores=np.array([[0.9, 0.5], [0.25, 0.75], [0.5, 0.125]], np.float16))
+    scores_lib.save(store, str(tmp_path))
+    loaded = scores_lib.load(str(tmp_path))
+    for name in ('ids', 'classes', 'scores'):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(store, name))
+        assert getattr(loaded, name).dtype == getattr(store, name).dtype
+    lookup = scores_lib.TeacherLookup(loaded)
+    dense, found = lookup(tf.constant([b'a', b'zzz', b'b']))
+    dense = dense.numpy()
+    assert dense.shape == (3, features.NUM_CLASSES)
+    np.testing.assert_array_equal(found.numpy(), [True, False, True])
+    assert dense[0, 0] == 0.25 and dense[0, 3861] == 0.75 and np.count_nonzero(dense[0]) == 2
+    assert np.count_nonzero(dense[1]) == 0
+    assert dense[2, 7] == pytest.approx(0.9, abs=1e-3) and dense[2, 3] == 0.5
+    assert np.count_nonzero(dense[2]) == 2
+
+
+@pytest.fixture(scope='module')
+def distilled(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('distiller'))
+    examples = testdata.make_examples(root, 30, seed=0, top_classes=20)
+    graph = testdata.make_transform_graph(root, examples)
+    teacher = testdata.export_teacher(root, graph, 'dbof', 'tiny')
+    outputs = {'model': testdata.artifact(standard_artifacts.Model, f'{root}/student'),
+               'model_run': testdata.artifact(standard_artifacts.ModelRun, f'{root}/run'),
+               'teacher_scores': testdata.artifact(TeacherScores, f'{root}/scores')}
+    executor_lib.Executor().Do(
+        {'teacher_model': [teacher], 'examples': [examples], 'transform_graph': [graph]},
+        {name: [a] for name, a in outputs.items()},
+        {'student_family': STUDENT[0], 'student_preset': STUDENT[1],
+         'distillation_lambda': 0.5, 'temperature': 1.0, 'train_steps': 3, 'eval_steps': 1,
+         'batch_size': 8, 'top_k': TOP_K, 'training_options': json.dumps({'seed': 1})})
+    return {'root': root, 'examples': examples, 'graph': graph, 'teacher': teacher,
+            **outputs}
+
+
+def _train_records(examples):
+    files = executor_lib.split_files(examples, 'train')
+    return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+
+
+def test_teacher_store_round_trips_the_teachers_top_k(distilled):
+    records = _train_records(distilled['examples'])
+    store = scores_lib.load(distilled['teacher_scores'].uri)
+    assert len(store) == len(records) and store.top_k == TOP_K
+    assert store.classes.dtype == np.int16 and store.scores.dtype == np.float16
+    teacher = tf.saved_model.load(path_utils.serving_model_path(distilled['teacher'].uri))
+    serve = teacher.signatures['serving_default']
+    probabilities = serve(examples=tf.constant(records))[features.PROBABILITIES].numpy()
+    ids = teacher.signatures['transform_features'](
+        examples=tf.constant(records))[features.VIDEO_ID].numpy()
+    # Look up in another order than stored: rows must follow the ids.
+    order = np.arange(len(ids))[::-1]
+    dense, found = scores_lib.TeacherLookup(store)(tf.constant(ids[order]))
+    dense = dense.numpy()
+    assert found.numpy().all()
+    for row, index in enumerate(order):
+        top = np.argsort(-probabilities[index])[:TOP_K]
+        np.testing.assert_allclose(dense[row, top], probabilities[index, top], rtol=2e-3)
+        assert np.count_nonzero(dense[row]) == TOP_K   # outside the top-K: 0
+    assert distilled['teacher_scores'].get_int_custom_property('num_videos') == len(records)
+
+
+def test_distill_pipeline_yields_mixed_targets_for_the_right_videos(distilled):
+    import tensorflow_transform as tft
+    records = _train_records(distilled['examples'])[:6]
+    output = tft.TFTransformOutput(distilled['graph'].uri)
+    layer = output.transform_features_layer()
+    from yt8m import reader
+    raw = reader.parse_serialized(tf.constant(records))
+    store = scores_lib.load(distilled['teacher_scores'].uri)
+    lookup = scores_lib.TeacherLookup(store)
+    inputs, target = scores_lib.distill_map_fn(layer, lookup, 0.5)(raw)
+    transformed = layer(raw)
+    labels = transformed[features.LABELS_MULTI_HOT].numpy()
+    teacher, _ = lookup(transformed[features.VIDEO_ID])
+    np.testing.assert_allclose(target.numpy(), 0.5 * teacher.numpy() + 0.5 * labels, atol=1e-6)
+    _, plain = scores_lib.distill_map_fn(layer, lookup, 0.0, training=False)(raw)
+    np.testing.assert_array_equal(plain.numpy(), labels)
+    assert inputs[features.FRAMES].shape[1:] == (features.MAX_FRAMES, features.FRAME_SIZE)
+
+
+def test_student_exports_a_model_that_scores_raw_records(distilled):
+    export_dir = path_utils.serving_model_path(distilled['model'].uri)
+    loaded = tf.saved_model.load(export_dir)
+    assert set(loaded.signatures) == {'serving_default', 'transform_features'}
+    records = _train_records(distilled['examples'])[:4]
+    out = loaded.signatures['serving_default'](examples=tf.constant(records))
+    probabilities = out[features.PROBABILITIES].numpy()
+    assert probabilities.shape == (4, features.NUM_CLASSES)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    assert out[features.TOP_CLASSES].shape == (4, features.TOP_K)
+
+
+def test_model_run_summary_and_quantizer_can_rebuild_the_student(distilled):
+    with open(os.path.join(distilled['model_run'].uri, SUMMARY_FILE)) as f:
+        summary = json.load(f)
+    assert (summary['family'], summary['preset']) == STUDENT
+    assert summary['distilled'] and summary['distillation_lambda'] == 0.5
+    assert summary['teacher_uri'] == distilled['teacher'].uri
+    costs = summary['distillation_costs']
+    assert costs['num_videos'] == 24 and costs['teacher_seconds_per_video'] > 0
+    assert costs['store_bytes_per_video'] < costs['dense_bytes_per_video']
+    assert summary['main_steps'] == 3 and 'loss' in summary['history']
+    from components.quantizer.executor import rebuild_model
+    model = rebuild_model(path_utils.serving_model_path(distilled['model'].uri), *STUDENT)
+    assert model.count_params() == summary['num_parameters']
