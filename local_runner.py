@@ -83,7 +83,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def ensure_default_data(output_root: str, videos: int) -> str:
     """Generates the embedded default data set once; later runs reuse it."""
     from yt8m import synthetic
-    data_root = os.path.join(output_root, 'data', f'default-{videos}-seed{configs.DEFAULT_SEED}')
+    data_root = os.path.join(output_root, 'data', f'default-{videos}-seed{configs.DEFAULT_SEED}'
+                             f'-top{configs.DEFAULT_TOP_CLASSES}')
     if tf.io.gfile.exists(os.path.join(data_root, '_SUCCESS')):
         return data_root
     logger.info('Generating %d synthetic videos into %s (once)', videos, data_root)
@@ -91,6 +92,7 @@ def ensure_default_data(output_root: str, videos: int) -> str:
     if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
     synthetic.generate(staging, videos, configs.DEFAULT_SEED, shards=2,
+                       top_classes=configs.DEFAULT_TOP_CLASSES,
                        params_out=data_root + '_oracle.npz', overwrite=True)
     tf.io.gfile.rename(staging, data_root)
     with tf.io.gfile.GFile(os.path.join(data_root, '_SUCCESS'), 'w') as f:

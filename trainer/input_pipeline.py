@@ -23,16 +23,24 @@ def model_inputs(transformed: dict) -> dict:
             features.NUM_FRAMES: transformed[features.NUM_FRAMES]}
 
 
+def raw_dataset(file_pattern: List[str], data_accessor,
+                tf_transform_output: tft.TFTransformOutput, batch_size: int,
+                shuffle: bool, seed: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+    """Batches of raw (untransformed) features through TFXIO; repeats forever."""
+    return data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(
+            batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
+            shuffle_buffer_size=shuffle_buffer, num_epochs=None),
+        schema=tf_transform_output.raw_metadata.schema)
+
+
 def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tft.TFTransformOutput,
                  batch_size: int, training: bool, seed: int = 0,
                  shuffle_buffer: int = 256) -> tf.data.Dataset:
     """Batches of ({frames, num_frames}, labels_multi_hot); repeats forever."""
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size, shuffle=training, shuffle_seed=seed,
-            shuffle_buffer_size=shuffle_buffer, num_epochs=None),
-        schema=tf_transform_output.raw_metadata.schema)
+    dataset = raw_dataset(file_pattern, data_accessor, tf_transform_output, batch_size,
+                          shuffle=training, seed=seed, shuffle_buffer=shuffle_buffer)
     transform_layer = tf_transform_output.transform_features_layer()
 
     def to_model_inputs(raw):

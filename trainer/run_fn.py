@@ -49,13 +49,18 @@ def _compile(model, learning_rate, config: TrainingConfig, decay: bool = True) -
 
 
 def _fit(model, train_ds, eval_ds, steps: int, eval_steps: int, callbacks) -> dict:
-    """Fits `steps` steps in epochs of LOG_EVERY_STEPS, so progress is logged."""
-    steps_per_epoch = max(1, min(steps, LOG_EVERY_STEPS))
-    epochs = max(1, -(-steps // steps_per_epoch))
+    """Fits about `steps` steps in epochs of at most LOG_EVERY_STEPS, so progress is logged.
+
+    Keras epochs all have the same length, so the step count is rounded up to
+    a whole number of epochs (120 -> 3 x 40; 101 -> 3 x 34 = 102); the history
+    records the steps actually run.
+    """
+    epochs = max(1, -(-steps // LOG_EVERY_STEPS))
+    steps_per_epoch = max(1, -(-steps // epochs))
     history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
                         validation_data=eval_ds, validation_steps=eval_steps,
                         callbacks=callbacks, verbose=2)
-    return history.history
+    return {**history.history, 'steps': epochs * steps_per_epoch}
 
 
 def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: int,
@@ -73,7 +78,7 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: int,
     started = time.time()
     history = _fit(model, train_ds, eval_ds, train_steps, eval_steps, callbacks)
     summary = {'family': config.family, 'preset': config.preset,
-               'main_steps': train_steps, 'history': history,
+               'main_steps': history['steps'], 'history': history,
                'num_parameters': int(model.count_params())}
     weights = model.get_weights()
     if config.ema_steps:

@@ -213,13 +213,9 @@ def make_distill_dataset(file_pattern: List[str], data_accessor, tf_transform_ou
     kept for the teacher lookup (same raw reader, transform layer and
     training-time frame sampling).
     """
-    from tfx_bsl.public import tfxio
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size, shuffle=True, shuffle_seed=seed,
-            shuffle_buffer_size=shuffle_buffer, num_epochs=None),
-        schema=tf_transform_output.raw_metadata.schema)
+    dataset = input_pipeline.raw_dataset(file_pattern, data_accessor, tf_transform_output,
+                                         batch_size, shuffle=True, seed=seed,
+                                         shuffle_buffer=shuffle_buffer)
     transform_layer = tf_transform_output.transform_features_layer()
     to_targets = distill_map_fn(transform_layer, lookup, distillation_lambda)
     return dataset.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
