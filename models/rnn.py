@@ -39,6 +39,7 @@ def build_rnn(cell: str, config: RNNConfig, num_classes: int,
         sequence, mask=mask)
     final_state = states[-1]
     probabilities = keras.layers.Dense(
-        num_classes, activation='sigmoid', name='logistic')(final_state)
+        num_classes, activation='sigmoid', name='logistic',
+        bias_initializer=layers.prior_bias_initializer(num_classes))(final_state)
     return keras.Model(inputs, layers.probabilities_output(probabilities),
                        name=cell)

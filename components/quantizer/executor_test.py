@@ -16,6 +16,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
@@ -47,7 +48,7 @@ def _artifact(cls, uri):
 @pytest.fixture(scope='module')
 def quantized(tmp_path_factory):
     root = tmp_path_factory.mktemp('quantizer')
-    tf.random.set_seed(0)
+    keras.utils.set_random_seed(0)
     model = registry.build_model('dbof', 'tiny')
     # Spread the weights so that quantization error is visible in predictions.
     for variable in model.variables:
@@ -148,8 +149,12 @@ def test_same_signatures_and_close_predictions(quantized):
     quantized_probabilities = after[features.PROBABILITIES].numpy()
     assert quantized_probabilities.shape == (8, features.NUM_CLASSES)
     assert np.max(np.abs(probabilities - quantized_probabilities)) < 0.05
-    top1 = np.mean(probabilities.argmax(1) == quantized_probabilities.argmax(1))
-    assert top1 >= 0.75
+    # The x20 kernels saturate many sigmoids at exactly 1.0, where argmax is a
+    # tie; only videos whose top class clearly leads must keep it.
+    ranked = np.sort(probabilities, axis=1)
+    clear = ranked[:, -1] - ranked[:, -2] > 0.05
+    same_top = probabilities.argmax(1) == quantized_probabilities.argmax(1)
+    assert np.all(same_top[clear])
     transformed = target.signatures['transform_features'](examples=examples)
     np.testing.assert_array_equal(
         transformed[features.LABELS_MULTI_HOT].numpy(),
