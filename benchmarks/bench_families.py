@@ -89,6 +89,8 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--videos', type=int, default=1000)
     parser.add_argument('--output-root', default='outputs')
+    parser.add_argument('--results-name', default='families',
+                        help='writes benchmarks/results/<name>.json')
     args = parser.parse_args()
     data_root = ensure_default_data(os.path.abspath(args.output_root), args.videos)
     train_files = sorted(glob.glob(os.path.join(data_root, 'train*.tfrecord')))
@@ -114,7 +116,7 @@ def main() -> None:
                      'gap_raw': raw_gap, 'gap_ema': ema_gap,
                      'gap_raw_of_oracle': raw_gap / ceiling, 'gap_ema_of_oracle': ema_gap / ceiling})
         print(rows[-1], flush=True)
-    report('families', ['family', 'parameters', 'train_videos_per_s', 'infer_videos_per_s',
+    report(args.results_name, ['family', 'parameters', 'train_videos_per_s', 'infer_videos_per_s',
                         'gap_raw', 'gap_ema', 'gap_raw_of_oracle', 'gap_ema_of_oracle'], rows,
            {'oracle_gap': ceiling, 'steps': args.steps, 'ema_steps': args.ema_steps,
             'preset': args.preset, 'videos': args.videos,
