@@ -38,11 +38,6 @@ from trainer.config import TrainingConfig  # noqa: E402
 from yt8m import eval_util, features, reader, synthetic  # noqa: E402
 
 
-def _transform(serialized):
-    out = preprocessing.preprocessing_fn(reader.parse_serialized(serialized))
-    return out
-
-
 def dataset(files, batch_size, training):
     ds = tf.data.TFRecordDataset(files)
     if training:
@@ -50,7 +45,7 @@ def dataset(files, batch_size, training):
     ds = ds.batch(batch_size)
 
     def to_inputs(serialized):
-        out = _transform(serialized)
+        out = preprocessing.preprocessing_fn(reader.parse_serialized(serialized))
         frames = out[features.FRAMES]
         if training:
             frames = sampling.sample_with_replacement(frames, out[features.NUM_FRAMES])

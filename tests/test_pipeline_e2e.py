@@ -134,8 +134,7 @@ def test_report_and_lineage(pipeline_run, capsys):
 def test_second_run_is_served_from_cache(pipeline_run):
     tmp, data_root = pipeline_run
     LocalDagRunner().run(_pipeline(tmp, data_root))
-    store = metadata.Metadata(metadata.sqlite_metadata_connection_config(
-        str(tmp / 'metadata.db'))).__enter__().store
+    store = lineage.open_store(str(tmp / 'metadata.db'))
     states = {e.last_known_state for e in _executions_of_latest_run(store)}
     assert states == {metadata_store_pb2.Execution.CACHED}
     versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(FAMILY) / '*'))
