@@ -44,8 +44,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--serving-model-dir', default=None)
     parser.add_argument('--report-dir', default=None)
     parser.add_argument('--families', default=','.join(configs.DEFAULT_FAMILIES))
-    parser.add_argument('--train-steps', type=int, default=configs.TRAIN_STEPS)
-    parser.add_argument('--eval-steps', type=int, default=configs.EVAL_STEPS)
+    parser.add_argument('--train-examples', type=int, default=configs.DEFAULT_TRAIN_EXAMPLES,
+                        help='training budget in examples (epochs x train videos)')
+    parser.add_argument('--batch-size', type=int, default=configs.BATCH_SIZE)
     parser.add_argument('--no-validate-files', action='store_true',
                         help='data root has train files only: split by hash of id')
     parser.add_argument('--distill', default=','.join(configs.DISTILL_FAMILIES),
@@ -67,7 +68,7 @@ def compile_pipeline(args: argparse.Namespace) -> str:
         report_dir=args.report_dir or f'{root}/report',
         families=[f for f in args.families.split(',') if f],
         has_validate_files=not args.no_validate_files,
-        train_steps=args.train_steps, eval_steps=args.eval_steps,
+        train_examples=args.train_examples, batch_size=args.batch_size,
         training_options={'distribution': args.distribution} if args.distribution else None,
         distill_families=[] if args.distill == 'none' else args.distill.split(','),
         schema_file=os.path.join(configs.CONTAINER_PROJECT_DIR, 'yt8m', 'schema.pbtxt'),

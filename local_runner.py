@@ -2,7 +2,7 @@
 
     python local_runner.py                      # embedded default data
     python local_runner.py --data-root DIR      # real YouTube-8M files
-    python local_runner.py --families dbof,netvlad --train-steps 1000 \
+    python local_runner.py --families dbof,netvlad --epochs 20 --batch-size 128 \
         -- --direct_running_mode=multi_processing --direct_num_workers=2
 
 Arguments after `--` go to Beam unchanged. Outputs land under --output-root:
@@ -54,8 +54,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--output-root', default='outputs', help='where everything lands')
     parser.add_argument('--families', default=','.join(configs.DEFAULT_FAMILIES),
                         help='comma-separated model families')
-    parser.add_argument('--train-steps', type=int, default=configs.TRAIN_STEPS)
-    parser.add_argument('--eval-steps', type=int, default=configs.EVAL_STEPS)
+    parser.add_argument('--epochs', type=float, default=configs.EPOCHS,
+                        help='training budget in passes over the train split (each '
+                             'model stops earlier when eval GAP@20 stalls)')
+    parser.add_argument('--train-examples', type=int, default=0,
+                        help='training budget in examples (overrides --epochs)')
+    parser.add_argument('--batch-size', type=int, default=configs.BATCH_SIZE)
+    parser.add_argument('--patience', type=int, default=3,
+                        help='stop after this many evaluations without a GAP@20 gain (0: off)')
     parser.add_argument('--videos', type=int, default=configs.DEFAULT_VIDEOS,
                         help='size of the generated default data set')
     parser.add_argument('--preset', default=configs.DEFAULT_PRESET,
@@ -73,6 +79,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="student family per distillation level, e.g. 'dbof,netvlad' "
                              "(the ensemble teaches level 1); 'none' to skip")
     parser.add_argument('--gap-floor', type=float, default=configs.GAP_FLOOR)
+    parser.add_argument('--min-gain-over-prior', type=float,
+                        default=configs.MIN_GAIN_OVER_PRIOR,
+                        help='blessing needs GAP@20 >= the label prior\'s + this')
     parser.add_argument('--no-cache', action='store_true', help='re-run every component')
     args = parser.parse_args(argv)
     args.beam_args = beam_args or DEFAULT_BEAM_ARGS
@@ -84,7 +93,8 @@ def ensure_default_data(output_root: str, videos: int) -> str:
     """Generates the embedded default data set once; later runs reuse it."""
     from yt8m import synthetic
     data_root = os.path.join(output_root, 'data', f'default-{videos}-seed{configs.DEFAULT_SEED}'
-                             f'-top{configs.DEFAULT_TOP_CLASSES}')
+                             f'-top{configs.DEFAULT_TOP_CLASSES}'
+                             f'-val{configs.DEFAULT_VALIDATE_FRACTION:g}')
     if tf.io.gfile.exists(os.path.join(data_root, '_SUCCESS')):
         return data_root
     logger.info('Generating %d synthetic videos into %s (once)', videos, data_root)
@@ -92,12 +102,28 @@ def ensure_default_data(output_root: str, videos: int) -> str:
     if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
     synthetic.generate(staging, videos, configs.DEFAULT_SEED, shards=2,
+                       validate_fraction=configs.DEFAULT_VALIDATE_FRACTION, test_fraction=0.0,
                        top_classes=configs.DEFAULT_TOP_CLASSES,
                        params_out=data_root + '_oracle.npz', overwrite=True)
     tf.io.gfile.rename(staging, data_root)
     with tf.io.gfile.GFile(os.path.join(data_root, '_SUCCESS'), 'w') as f:
         f.write('ok\n')
     return data_root
+
+
+def training_examples(data_root: str, epochs: float, has_validate_files: bool) -> int:
+    """`epochs` passes over the train split, counted from the train files' records.
+
+    Counting reads the records without parsing them (seconds for the default
+    data); for the full release pass --train-examples instead.
+    """
+    files = reader.list_split_files(data_root, 'train')
+    videos = int(tf.data.TFRecordDataset(files).reduce(0, lambda count, _: count + 1))
+    if not has_validate_files:   # the hash split keeps 9 of 10 buckets for training
+        videos = videos * (configs.HASH_SPLIT_TOTAL_BUCKETS - configs.HASH_SPLIT_EVAL_BUCKETS
+                           ) // configs.HASH_SPLIT_TOTAL_BUCKETS
+    logger.info('Budget: %g epochs x %d training videos', epochs, videos)
+    return max(1, int(round(epochs * videos)))
 
 
 def check_output_root(output_root: str) -> None:
@@ -133,6 +159,8 @@ def main(argv: Sequence[str]) -> int:
                  else ensure_default_data(output_root, args.videos))
     reader.list_split_files(data_root, 'train')   # clear error before any work
     has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
+    train_examples = args.train_examples or training_examples(data_root, args.epochs,
+                                                              has_validate)
 
     serving_model_dir = os.path.join(output_root, 'serving_model')
     report_dir = os.path.join(output_root, 'report')
@@ -140,8 +168,10 @@ def main(argv: Sequence[str]) -> int:
         pipeline_root=os.path.join(output_root, 'pipeline_root'),
         data_root=data_root, serving_model_dir=serving_model_dir, report_dir=report_dir,
         families=families, has_validate_files=has_validate,
-        train_steps=args.train_steps, eval_steps=args.eval_steps, gap_floor=args.gap_floor,
-        training_options={'preset': args.preset, 'ema_steps': args.ema_steps},
+        train_examples=train_examples, batch_size=args.batch_size, gap_floor=args.gap_floor,
+        min_gain_over_prior=args.min_gain_over_prior,
+        training_options={'preset': args.preset, 'ema_steps': args.ema_steps,
+                          'patience': args.patience},
         size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
         quantization_mode=None if args.quantization == 'none' else args.quantization,
         distill_families=[] if args.distill == 'none' else args.distill.split(','),

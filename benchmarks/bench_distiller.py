@@ -92,7 +92,7 @@ def main() -> None:
                                     batch_size=args.batch_size)
     tf.random.set_seed(0)
     teacher_model, weights, summary = train_model(teacher_config, *datasets(teacher_config),
-                                                  args.teacher_steps, 1)
+                                                  args.teacher_steps)
     teacher_gap = _eval_gap(teacher_model, layer, eval_records)
     teacher = testdata.export_teacher(root, graph,
                                       model=build_export_model(teacher_config, weights))
@@ -113,7 +113,7 @@ def main() -> None:
         config = TrainingConfig(family=args.family, preset=args.preset,
                                 batch_size=args.batch_size, seed=1)
         tf.random.set_seed(1)
-        model, _, summary = train_model(config, *datasets(config, lam_lookup), args.steps, 1)
+        model, _, summary = train_model(config, *datasets(config, lam_lookup), args.steps)
         results[name] = summary['training_seconds']
         rows.append({'model': f'{name} {args.family}/{args.preset}', 'steps': args.steps,
                      'train_s': summary['training_seconds'],

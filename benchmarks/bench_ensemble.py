@@ -33,7 +33,7 @@ from components import io_utils  # noqa: E402
 from components.ensemble import executor  # noqa: E402
 from models.registry import build_model  # noqa: E402
 from trainer.export import export_serving_model  # noqa: E402
-from trainer.preprocessing import preprocessing_fn  # noqa: E402
+from trainer.preprocessing import transform_videos  # noqa: E402
 from yt8m import synthetic  # noqa: E402
 
 
@@ -69,7 +69,7 @@ def main() -> None:
         for family in families:
             artifact = standard_artifacts.Model()
             artifact.uri = os.path.join(tmp, family)
-            export_serving_model(build_model(family, args.preset), preprocessing_fn,
+            export_serving_model(build_model(family, args.preset), transform_videos,
                                  os.path.join(artifact.uri, 'Format-Serving'))
             members.append(artifact)
         output = standard_artifacts.Model()

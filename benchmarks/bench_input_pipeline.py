@@ -39,7 +39,7 @@ def main() -> None:
 
         @tf.function
         def prepare(serialized):
-            out = preprocessing.preprocessing_fn(reader.parse_serialized(serialized))
+            out = preprocessing.transform_videos(reader.parse_serialized(serialized))
             return sampling.sample_with_replacement(out[features.FRAMES], out[features.NUM_FRAMES])
 
         dataset = (tf.data.TFRecordDataset(files).batch(args.batch_size)

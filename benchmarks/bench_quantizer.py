@@ -4,7 +4,7 @@
                                           [--families dbof,netvlad,...]
 
 For each family: build at `preset` (random init), export with the plain
-`preprocessing_fn` as the transform, quantize, then compare the SavedModels'
+`transform_videos` as the transform, quantize, then compare the SavedModels'
 variable bytes, total bytes and the float vs quantized `probabilities` on
 16 synthetic records. Writes `benchmarks/results/quantizer.json`.
 Untrained weights are near-Gaussian, so the prediction numbers are a sanity
@@ -36,7 +36,7 @@ from components.quantizer import executor as executor_lib  # noqa: E402
 from models import optim, registry  # noqa: E402
 from tests.conftest import make_record  # noqa: E402
 from trainer.export import export_serving_model  # noqa: E402
-from trainer.preprocessing import preprocessing_fn  # noqa: E402
+from trainer.preprocessing import transform_videos  # noqa: E402
 from yt8m import features  # noqa: E402
 
 COLUMNS = ['family', 'mode', 'params', 'quantized_vars', 'float_MB', 'quantized_MB',
@@ -62,7 +62,7 @@ def run(families, preset: str, modes, workdir: str):
         source = os.path.join(workdir, family, 'source')
         model = registry.build_model(family, preset)
         params = int(model.count_params())
-        export_serving_model(model, preprocessing_fn, source)
+        export_serving_model(model, transform_videos, source)
         before = _probabilities(source, records)
         for mode in modes:
             target = os.path.join(workdir, family, mode)

@@ -2,7 +2,7 @@
 
 After the model has converged, training goes on (about two epochs at a
 lower learning rate) while keeping W_ema = (1 - g) * W_ema + g * W with
-g about 5e-4; the model is evaluated and exported with W_ema (REFERENCE.md;
+g about 5e-4; the model is evaluated and exported with W_ema (docs/TRAINING.md;
 the seed slides: "train until convergence, then initialize averaging").
 Averaging covers trainable and non-trainable float weights alike, so batch
 norm's moving statistics match the averaged weights they normalise.
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-# The winners' decay (REFERENCE.md): with g = 5e-4 the average spans about
+# The winners' decay (docs/TRAINING.md): with g = 5e-4 the average spans about
 # 1 / g = 2000 steps.
 DEFAULT_GAMMA = 5e-4
 

@@ -10,7 +10,11 @@
   `y = x * sigmoid(BN(x W))`, a learned H x H re-weighting of the features.
 * `MixtureOfExperts`: the starter code's `MoeModel` (gates without bias,
   experts with bias, softmax over `num_mixtures + 1` gates where the extra
-  gate is a "none of the experts" dummy); 2 mixtures as in REFERENCE.md.
+  gate is a "none of the experts" dummy); 2 mixtures as in docs/TRAINING.md.
+* `batch_norm`: every batch norm of every family, with moving statistics
+  that converge within a short budget (see `BN_MOMENTUM`).
+* `FrameSampler`: a model that reads only some frames (DBoF) picks them
+  itself: at random in training, evenly spaced at prediction.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import math
 
 import tensorflow as tf
 import tf_keras as keras
+from tf_keras.src.utils import control_flow_util
 
 from models.presets import rgb_size_for
 from yt8m import features
@@ -25,6 +30,20 @@ from yt8m import features
 # L2 weight decay on the classifier: `--moe_l2=1e-6` in the winners'
 # NetVLAD and DBoF training commands (youtube8mchallenge/runme.md).
 MOE_L2 = 1e-6
+
+
+# Moving-statistics momentum of every batch norm. Keras' default (0.99)
+# keeps 30% of the initial (mean 0, variance 1) statistics after 120 steps;
+# on inputs whose variance is ~1e-3 that made every prediction-time
+# activation ~15x too small and the output the label prior (issue #9:
+# inference-mode GAP 0.15 where the same weights with batch statistics
+# scored 0.31). At 0.9 the statistics follow the weights within ~30 steps.
+BN_MOMENTUM = 0.9
+
+
+def batch_norm(name: str) -> keras.layers.BatchNormalization:
+    """The one batch norm of the project (momentum `BN_MOMENTUM`)."""
+    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
 
 
 def plain_call(call):
@@ -74,7 +93,7 @@ class ContextGating(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.dense = None
-        self.batch_norm = keras.layers.BatchNormalization(name='gate_bn')
+        self.batch_norm = batch_norm('gate_bn')
 
     def build(self, input_shape):
         self.dense = keras.layers.Dense(
@@ -87,7 +106,7 @@ class ContextGating(keras.layers.Layer):
         return inputs * tf.sigmoid(gates)
 
 
-# YouTube-8M videos carry about 3 labels of 3862 (REFERENCE.md).
+# YouTube-8M videos carry about 3 labels of 3862 (docs/TRAINING.md).
 AVERAGE_LABELS_PER_VIDEO = 3.0
 
 
@@ -101,6 +120,46 @@ def prior_bias_initializer(num_classes: int) -> keras.initializers.Initializer:
     """
     prior = min(0.5, AVERAGE_LABELS_PER_VIDEO / num_classes)
     return keras.initializers.Constant(math.log(prior / (1.0 - prior)))
+
+
+def start_at_label_prior(model: keras.Model, frequencies) -> int:
+    """Sets every output layer's biases so that the untrained model predicts `frequencies`.
+
+    The generic start (`prior_bias_initializer`, every class at 3/3862)
+    leaves frequent classes, which carry most of GAP, hundreds of Adam steps
+    away from their frequency (a bias moves ~LR per step: 0.003 a step from
+    -7.2 to -1.5). Starting each class at its own training frequency lets
+    the budget go to what the frames say. Covers the MoE experts (the
+    gates start near uniform, so the experts carry M/(M+1) of the mass)
+    and plain sigmoid output layers named 'logistic'. Returns the number of
+    layers set.
+    """
+    import numpy as np
+    frequencies = np.asarray(frequencies, np.float64)
+    layers_set = 0
+    for layer in model.submodules:
+        if isinstance(layer, MixtureOfExperts):
+            m = layer.num_mixtures
+            target = np.clip(frequencies * (m + 1) / m, 1e-6, 0.999)
+            bias = np.repeat(np.log(target / (1 - target)), m)   # [C * M], class-major
+            layer.experts.bias.assign(bias.astype(np.float32))
+            layers_set += 1
+        elif isinstance(layer, keras.layers.Dense) and layer.name == 'logistic':
+            target = np.clip(frequencies, 1e-6, 0.999)
+            layer.bias.assign(np.log(target / (1 - target)).astype(np.float32))
+            layers_set += 1
+    return layers_set
+
+
+def classifier_initializer() -> keras.initializers.Initializer:
+    """Small output-layer kernels: every video starts near the prior.
+
+    Glorot's scale on standardised 1152-d inputs gives every class a random
+    logit of std ~1 per video, which a short budget spends its first
+    hundreds of steps unlearning (a mean-pool logistic regression fell
+    below the label prior). 1e-3 keeps the output input-dependent.
+    """
+    return keras.initializers.RandomNormal(stddev=1e-3)
 
 
 @keras.saving.register_keras_serializable(package='yt8m')
@@ -122,9 +181,11 @@ class MixtureOfExperts(keras.layers.Layer):
         regularizer = keras.regularizers.l2(l2) if l2 else None
         self.gates = keras.layers.Dense(
             num_classes * (num_mixtures + 1), use_bias=False,
-            kernel_regularizer=regularizer, name='gates')
+            kernel_initializer=classifier_initializer(), kernel_regularizer=regularizer,
+            name='gates')
         self.experts = keras.layers.Dense(
             num_classes * num_mixtures, kernel_regularizer=regularizer,
+            kernel_initializer=classifier_initializer(),
             bias_initializer=prior_bias_initializer(num_classes), name='experts')
 
     @plain_call
@@ -153,3 +214,46 @@ def classifier_head(hidden: tf.Tensor, num_classes: int, num_mixtures: int,
     if gate_probabilities:
         probabilities = ContextGating(name='probability_gating')(probabilities)
     return probabilities
+
+
+@keras.saving.register_keras_serializable(package='yt8m')
+class FrameSampler(keras.layers.Layer):
+    """Keeps `num_samples` of the `max_frames` slots, as the seed's DBoF did.
+
+    Input: the covered layout (slot j holds real frame j mod n, see
+    `trainer/sampling.py`) and the true lengths n. Training draws
+    `num_samples` real frames uniformly with replacement (a fresh draw per
+    step: augmentation). Prediction takes the evenly spaced frames
+    floor((j + 1/2) n / num_samples): deterministic, so a served model is a
+    function of its input, and with the same marginal distribution over the
+    video's time axis as the random draw, so max/avg pools see at prediction
+    what they saw in training.
+    """
+
+    def __init__(self, num_samples: int, **kwargs):
+        super().__init__(**kwargs)
+        if num_samples < 1:
+            raise ValueError(f'num_samples must be >= 1, got {num_samples}')
+        self.num_samples = num_samples
+
+    @plain_call
+    def call(self, frames, num_frames, training=None):
+        if training is None:
+            training = keras.backend.learning_phase()
+        n = tf.maximum(tf.cast(num_frames, tf.int32), 1)[:, tf.newaxis]
+        n_float = tf.cast(n, tf.float32)
+        k = self.num_samples
+
+        def random_indices():
+            uniform = tf.random.uniform([tf.shape(frames)[0], k])
+            return tf.minimum(tf.cast(uniform * n_float, tf.int32), n - 1)
+
+        def spaced_indices():
+            centres = (tf.range(k, dtype=tf.float32) + 0.5) / k
+            return tf.minimum(tf.cast(centres[tf.newaxis, :] * n_float, tf.int32), n - 1)
+
+        indices = control_flow_util.smart_cond(training, random_indices, spaced_indices)
+        return tf.gather(frames, indices, batch_dims=1)
+
+    def get_config(self):
+        return {**super().get_config(), 'num_samples': self.num_samples}

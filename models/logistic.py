@@ -27,6 +27,7 @@ def build_logistic(config: LogisticConfig, num_classes: int, max_frames: int,
         inputs[features.FRAMES])
     probabilities = keras.layers.Dense(
         num_classes, activation='sigmoid', name='logistic',
+        kernel_initializer=layers.classifier_initializer(),
         bias_initializer=layers.prior_bias_initializer(num_classes),
         kernel_regularizer=keras.regularizers.l2(_L2))(pooled)
     return keras.Model(inputs, layers.probabilities_output(probabilities),

@@ -92,7 +92,7 @@ def _stream(frames: tf.Tensor, num_clusters: int, fisher: bool,
     """Soft assignment (FC -> BN -> softmax) then VLAD/FV pooling."""
     logits = keras.layers.Dense(num_clusters, use_bias=False,
                                 name=f'{name}_assignment_fc')(frames)
-    logits = keras.layers.BatchNormalization(name=f'{name}_assignment_bn')(
+    logits = layers.batch_norm(f'{name}_assignment_bn')(
         logits)
     assignment = keras.layers.Softmax(axis=-1, name=f'{name}_assignment')(
         logits)
@@ -107,7 +107,7 @@ def build_netvlad(config: NetVLADConfig, num_classes: int, max_frames: int,
     inputs = layers.model_inputs(max_frames, feature_size)
     x = inputs[features.FRAMES]
     if config.input_batch_norm:
-        x = keras.layers.BatchNormalization(name='input_bn')(x)
+        x = layers.batch_norm('input_bn')(x)
     rgb, audio = layers.split_rgb_audio(x)
     pooled = keras.layers.Concatenate(name='concat_streams')([
         _stream(rgb, config.cluster_size, fisher, 'rgb'),
@@ -115,13 +115,15 @@ def build_netvlad(config: NetVLADConfig, num_classes: int, max_frames: int,
     if config.hidden_relu:
         hidden = keras.layers.Dense(config.hidden_size, use_bias=False,
                                     name='hidden_fc')(pooled)
-        hidden = keras.layers.BatchNormalization(name='hidden_bn')(hidden)
+        hidden = layers.batch_norm('hidden_bn')(hidden)
         hidden = keras.layers.ReLU(max_value=6.0, name='hidden_relu6')(hidden)
     else:
         hidden = keras.layers.Dense(config.hidden_size, name='hidden_fc')(
             pooled)
     if config.context_gating:
         hidden = layers.ContextGating(name='context_gating')(hidden)
+    if config.dropout:
+        hidden = keras.layers.Dropout(config.dropout, name='dropout')(hidden)
     probabilities = layers.classifier_head(
         hidden, num_classes, config.num_mixtures, config.gate_probabilities)
     return keras.Model(inputs, layers.probabilities_output(probabilities),

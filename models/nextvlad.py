@@ -78,11 +78,11 @@ def _stream(frames: tf.Tensor, num_clusters: int, groups: int,
                                    name=f'{name}_group_attention')(expanded)
     logits = keras.layers.Dense(groups * num_clusters, use_bias=False,
                                 name=f'{name}_assignment_fc')(expanded)
-    logits = keras.layers.BatchNormalization(name=f'{name}_assignment_bn')(
+    logits = layers.batch_norm(f'{name}_assignment_bn')(
         logits)
     vlad = GroupedVLADPooling(groups, name=f'{name}_pooling')(
         [expanded, logits, attention])
-    return keras.layers.BatchNormalization(name=f'{name}_vlad_bn')(vlad)
+    return layers.batch_norm(f'{name}_vlad_bn')(vlad)
 
 
 def build_nextvlad(config: NeXtVLADConfig, num_classes: int, max_frames: int,
@@ -99,11 +99,11 @@ def build_nextvlad(config: NeXtVLADConfig, num_classes: int, max_frames: int,
         vlad = keras.layers.Dropout(config.dropout, name='vlad_dropout')(vlad)
     hidden = keras.layers.Dense(config.hidden_size, use_bias=False,
                                 name='hidden_fc')(vlad)
-    hidden = keras.layers.BatchNormalization(name='hidden_bn')(hidden)
+    hidden = layers.batch_norm('hidden_bn')(hidden)
     # SE-style context gating: a bottleneck of H / gating_reduction units.
     gates = keras.layers.Dense(config.hidden_size // config.gating_reduction,
                                use_bias=False, name='se_squeeze')(hidden)
-    gates = keras.layers.BatchNormalization(name='se_bn')(gates)
+    gates = layers.batch_norm('se_bn')(gates)
     gates = keras.layers.ReLU(name='se_relu')(gates)
     gates = keras.layers.Dense(config.hidden_size, use_bias=False,
                                activation='sigmoid', name='se_excite')(gates)

@@ -8,7 +8,7 @@ unchanged through masked steps and the backward direction starts at the
 last real frame, so the padding's content cannot change the output. The
 mask is right-padded, which keeps Keras's cuDNN kernels usable on GPU.
 
-Sizes of the winners (REFERENCE.md, runme.md `Lstmbidirect`,
+Sizes of the winners (docs/TRAINING.md, runme.md `Lstmbidirect`,
 `--lstm_cells=1024`): bi-LSTM 512+512, LSTM 1024, then a logistic
 classifier on the final state; the GRU family is the same with GRU cells.
 """
@@ -40,6 +40,7 @@ def build_rnn(cell: str, config: RNNConfig, num_classes: int,
     final_state = states[-1]
     probabilities = keras.layers.Dense(
         num_classes, activation='sigmoid', name='logistic',
+        kernel_initializer=layers.classifier_initializer(),
         bias_initializer=layers.prior_bias_initializer(num_classes))(final_state)
     return keras.Model(inputs, layers.probabilities_output(probabilities),
                        name=cell)

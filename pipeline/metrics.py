@@ -138,5 +138,19 @@ class PrecisionAtEqualRecallRate(metric_types.Metric):
             skip_unlabelled=True)), name=name)
 
 
+def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """Overall-slice metrics of the candidate model from an Evaluator's output folder."""
+    import tensorflow_model_analysis as tfma
+    result = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if slice_metrics.slice_key.single_slice_keys:
+            continue
+        for entry in slice_metrics.metric_keys_and_values:
+            if entry.key.model_name in ('', 'candidate') and not entry.key.is_diff:
+                if entry.value.HasField('double_value'):
+                    result[entry.key.name] = entry.value.double_value.value
+    return result
+
+
 for _metric in (GlobalAveragePrecision, HitAtOne, PrecisionAtEqualRecallRate):
     metric_types.register_metric(_metric)

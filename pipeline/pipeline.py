@@ -1,9 +1,10 @@
 """The YouTube-8M TFX pipeline: one factory that every runner and test calls.
 
 ImportExampleGen -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
-ValidationGate -> Transform -> Trainer.<family> (one per family) ->
-Quantizer.<family> -> EnsembleBuilder (one size-checked graph) -> BaselineLookup/Evaluator/Pusher
-per model and for the ensemble -> Distiller.student_<level> (the ensemble
+ValidationGate -> Transform -> LabelPrior -> Evaluator.prior (the floor) and
+Trainer.<family> (one per family) -> Quantizer.<family> -> EnsembleBuilder
+(one size-checked graph) -> BaselineLookup/Evaluator/BlessingGate/Pusher per
+model and for the ensemble -> Distiller.student_<level> (the ensemble
 teaches, each student teaches the next level) -> Report.
 
 The factory knows nothing of which runner calls it (TFX template pattern):
@@ -28,8 +29,10 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
 from components.baseline_lookup.component import BaselineLookup
+from components.blessing_gate.component import BlessingGate
 from components.distiller.component import Distiller
 from components.ensemble.component import EnsembleBuilder
+from components.label_prior.component import LabelPrior
 from components.quantizer.component import Quantizer
 from components.report.component import Report
 from components.validation_gate.component import ValidationGate
@@ -69,8 +72,12 @@ def check_families(families: Sequence[str]) -> List[str]:
     return families
 
 
-def eval_config(gap_floor: float, max_regression: float) -> tfma.EvalConfig:
-    """GAP@20 decides blessing: above the floor and no regression vs the baseline."""
+def eval_config(gap_floor: float, max_regression: float,
+                with_baseline: bool = True) -> tfma.EvalConfig:
+    """GAP@20 decides blessing: above the floor and no regression vs the baseline.
+
+    Without a baseline (the label prior's own evaluation) no threshold applies.
+    """
     def spec(name: str, is_baseline: bool) -> tfma.ModelSpec:
         return tfma.ModelSpec(
             name=name, is_baseline=is_baseline, signature_name='serving_default',
@@ -85,10 +92,10 @@ def eval_config(gap_floor: float, max_regression: float) -> tfma.EvalConfig:
     metric = lambda name, **kw: tfma.MetricConfig(  # noqa: E731
         class_name=name, module=configs.METRICS_MODULE, **kw)
     return tfma.EvalConfig(
-        model_specs=[spec('candidate', False), spec('baseline', True)],
+        model_specs=[spec('candidate', False)] + ([spec('baseline', True)] if with_baseline else []),
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[tfma.MetricsSpec(metrics=[
-            metric('GlobalAveragePrecision', threshold=gap_threshold),
+            metric('GlobalAveragePrecision', threshold=gap_threshold if with_baseline else None),
             metric('HitAtOne'),
             metric('PrecisionAtEqualRecallRate'),
             tfma.MetricConfig(class_name='ExampleCount'),
@@ -96,8 +103,9 @@ def eval_config(gap_floor: float, max_regression: float) -> tfma.EvalConfig:
 
 
 def _evaluate_and_push(name: str, model, examples, schema, serving_model_dir: str,
-                       gap_floor: float, max_regression: float) -> dict:
-    """BaselineLookup -> Evaluator -> Pusher for one model name."""
+                       gap_floor: float, max_regression: float, prior_evaluation,
+                       min_gain_over_prior: float) -> dict:
+    """BaselineLookup -> Evaluator -> BlessingGate (vs the label prior) -> Pusher."""
     destination = f'{serving_model_dir}/{configs.serving_model_name(name)}'
     baseline = BaselineLookup(candidate_model=model, serving_model_dir=destination
                               ).with_id(f'BaselineLookup.{name}')
@@ -105,13 +113,29 @@ def _evaluate_and_push(name: str, model, examples, schema, serving_model_dir: st
         examples=examples, model=model, baseline_model=baseline.outputs['baseline_model'],
         schema=schema, eval_config=eval_config(gap_floor, max_regression),
         example_splits=[configs.EVAL_SPLIT]).with_id(f'Evaluator.{name}')
+    gate = BlessingGate(evaluation=evaluator.outputs['evaluation'],
+                        tfma_blessing=evaluator.outputs['blessing'],
+                        prior_evaluation=prior_evaluation,
+                        min_gain_over_prior=min_gain_over_prior).with_id(f'BlessingGate.{name}')
     pusher = Pusher(
-        model=model, model_blessing=evaluator.outputs['blessing'],
+        model=model, model_blessing=gate.outputs['blessing'],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=destination)),
     ).with_id(f'Pusher.{name}')
-    return {'nodes': [baseline, evaluator, pusher], 'evaluation': evaluator.outputs['evaluation'],
-            'blessing': evaluator.outputs['blessing'], 'pushed_model': pusher.outputs['pushed_model']}
+    return {'nodes': [baseline, evaluator, gate, pusher],
+            'evaluation': evaluator.outputs['evaluation'],
+            'blessing': gate.outputs['blessing'], 'pushed_model': pusher.outputs['pushed_model']}
+
+
+def label_prior_nodes(examples, schema, transform_graph) -> dict:
+    """LabelPrior -> Evaluator.prior: the floor every candidate must clear."""
+    prior = LabelPrior(examples=examples, transform_graph=transform_graph)
+    evaluator = Evaluator(
+        examples=examples, model=prior.outputs['model'], schema=schema,
+        eval_config=eval_config(0.0, 0.0, with_baseline=False),
+        example_splits=[configs.EVAL_SPLIT]).with_id('Evaluator.prior')
+    return {'nodes': [prior, evaluator], 'model': prior.outputs['model'],
+            'evaluation': evaluator.outputs['evaluation']}
 
 
 def data_validation_nodes(data_root: str, has_validate_files: bool, schema_file: str) -> dict:
@@ -139,11 +163,12 @@ def create_pipeline(
     report_dir: str,
     families: Sequence[str] = configs.DEFAULT_FAMILIES,
     has_validate_files: bool = True,
-    train_steps: int = configs.TRAIN_STEPS,
-    eval_steps: int = configs.EVAL_STEPS,
+    train_examples: int = configs.DEFAULT_TRAIN_EXAMPLES,
+    batch_size: int = configs.BATCH_SIZE,
     training_options: Optional[Dict] = None,
     gap_floor: float = configs.GAP_FLOOR,
     max_regression: float = configs.MAX_GAP_REGRESSION,
+    min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR,
     ensemble_weighting: str = configs.ENSEMBLE_WEIGHTING,
     size_budget_bytes: int = configs.SIZE_BUDGET_BYTES,
     choose_subset: bool = False,
@@ -161,6 +186,12 @@ def create_pipeline(
         if len(distill_families) > configs.MAX_DISTILL_LEVELS:
             raise ValueError(f'at most {configs.MAX_DISTILL_LEVELS} distillation levels')
     fingerprint = {'code_fingerprint': configs.code_fingerprint()}
+    if train_examples < 1 or batch_size < 1:
+        raise ValueError(f'train_examples={train_examples} and batch_size={batch_size} '
+                         'must be >= 1')
+    # The budget travels in examples; TFX's TrainArgs gets the same budget in steps.
+    train_steps = -(-train_examples // batch_size)
+    budget = {'train_examples': train_examples, 'batch_size': batch_size}
     data = data_validation_nodes(data_root, has_validate_files, schema_file)
     examples, schema = data['examples'], data['schema']
     # materialize=False: float frames would be ~4x the raw records; the
@@ -170,20 +201,25 @@ def create_pipeline(
         materialize=False, disable_statistics=True, custom_config=fingerprint)
     transform.add_upstream_node(data['gate'])
     nodes = [*data['nodes'], transform]
+    prior = label_prior_nodes(examples, schema, transform.outputs['transform_graph'])
+    nodes += prior['nodes']
+    gating = {'gap_floor': gap_floor, 'max_regression': max_regression,
+              'prior_evaluation': prior['evaluation'],
+              'min_gain_over_prior': min_gain_over_prior}
+    report_inputs = {'prior': {'model': prior['model'], 'evaluation': prior['evaluation']}}
 
-    report_inputs, ensemble_members = {}, {}
+    ensemble_members = {}
     for family in families:
         trainer = Trainer(
             run_fn=configs.RUN_FN, examples=examples,
             transform_graph=transform.outputs['transform_graph'], schema=schema,
             train_args=trainer_pb2.TrainArgs(num_steps=train_steps),
-            eval_args=trainer_pb2.EvalArgs(num_steps=eval_steps),
+            eval_args=trainer_pb2.EvalArgs(),
             custom_config={'family': family, 'preset': configs.DEFAULT_PRESET,
-                           'batch_size': configs.BATCH_SIZE,
-                           **(training_options or {}), **fingerprint},
+                           **(training_options or {}), **budget, **fingerprint},
         ).with_id(f'Trainer.{family}')
         evaluated = _evaluate_and_push(family, trainer.outputs['model'], examples, schema,
-                                       serving_model_dir, gap_floor, max_regression)
+                                       serving_model_dir, **gating)
         nodes += [trainer, *evaluated.pop('nodes')]
         report_inputs[family] = {'model': trainer.outputs['model'],
                                  'model_run': trainer.outputs['model_run'], **evaluated}
@@ -202,7 +238,7 @@ def create_pipeline(
         examples=examples, weighting=ensemble_weighting,
         size_budget_bytes=size_budget_bytes, choose_subset=choose_subset)
     evaluated = _evaluate_and_push('ensemble', ensemble.outputs['model'], examples, schema,
-                                   serving_model_dir, gap_floor, max_regression)
+                                   serving_model_dir, **gating)
     nodes += [ensemble, *evaluated.pop('nodes')]
     report_inputs['ensemble'] = {'model': ensemble.outputs['model'], **evaluated}
 
@@ -217,11 +253,12 @@ def create_pipeline(
             transform_graph=transform.outputs['transform_graph'],
             student_family=student_family,
             student_preset=(training_options or {}).get('preset', configs.DEFAULT_PRESET),
-            train_steps=train_steps, eval_steps=eval_steps,
-            training_options={**options, **fingerprint}).with_id(f'Distiller.student_{level}')
+            train_steps=train_steps,
+            training_options={**options, **budget, **fingerprint}
+        ).with_id(f'Distiller.student_{level}')
         name = f'student_{level}'
         evaluated = _evaluate_and_push(name, distiller.outputs['model'], examples, schema,
-                                       serving_model_dir, gap_floor, max_regression)
+                                       serving_model_dir, **gating)
         nodes += [distiller, *evaluated.pop('nodes')]
         report_inputs[name] = {'model': distiller.outputs['model'],
                                'model_run': distiller.outputs['model_run'], **evaluated}

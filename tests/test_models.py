@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from models import ema, optim
+from models import ema, layers, optim
 from models.presets import (DBoFConfig, PRESET_NAMES, closed_form_param_count,
                             get_preset)
 from models.registry import FAMILIES, build_model
@@ -75,7 +75,7 @@ def test_closed_form_param_count_matches_keras(family):
 
 
 def test_closed_form_of_seed_netvlad_is_the_published_size():
-    # REFERENCE.md: K=256/H=1024 NetVLAD is about 320M parameters.
+    # docs/TRAINING.md: K=256/H=1024 NetVLAD is about 320M parameters.
     assert 315e6 < closed_form_param_count('netvlad', 'seed') < 325e6
 
 
@@ -175,3 +175,31 @@ def test_dbof_variants_build_from_a_config():
     assert model.count_params() == closed_form_param_count(
         'dbof', soft_avg, NUM_CLASSES, FEATURE_SIZE)
     assert model(_batch(2)).shape == (2, NUM_CLASSES)
+
+
+def test_dbof_frame_sampler_draws_the_configured_count_and_is_deterministic_at_prediction():
+    sampler = layers.FrameSampler(5)
+    # Covered layout: slot j holds frame j mod n; frame values are their index.
+    n = np.array([3, 300], np.int64)
+    frames = np.stack([np.arange(300) % 3, np.arange(300)]).astype('f')[..., None]
+    drawn = [sampler(frames, n, training=True).numpy() for _ in range(3)]
+    assert drawn[0].shape == (2, 5, 1)
+    assert set(np.concatenate([d[0].ravel() for d in drawn])) <= {0.0, 1.0, 2.0}
+    assert any(not np.array_equal(drawn[0], d) for d in drawn[1:])   # fresh draws
+    predicted = sampler(frames, n, training=False).numpy()
+    np.testing.assert_array_equal(predicted, sampler(frames, n, training=False).numpy())
+    # Evenly spaced: floor((j + 1/2) * n / 5).
+    assert predicted[1, :, 0].tolist() == [30, 90, 150, 210, 270]
+    assert predicted[0, :, 0].tolist() == [0, 0, 1, 2, 2]
+
+
+def test_sampled_dbof_predicts_deterministically_and_reads_only_sampled_frames():
+    model = _tiny('dbof', DBoFConfig(8, 8, sample_frames=4))
+    batch = _batch(2, seed=0, num_frames=[MAX_FRAMES, MAX_FRAMES])
+    first = model(batch, training=False).numpy()
+    np.testing.assert_array_equal(first, model(batch, training=False).numpy())
+    # Frames that the evenly spaced choice skips cannot change the prediction.
+    changed = {**batch, features.FRAMES: batch[features.FRAMES].copy()}
+    changed[features.FRAMES][:, 1] += 100.0      # slot 1 is not among floor((j + .5) 6 / 4)
+    np.testing.assert_allclose(model(changed, training=False).numpy(), first, rtol=1e-6)
+    assert model.get_layer('frame_sampler').num_samples == 4

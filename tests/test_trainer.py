@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from trainer import run_fn, sampling
 from trainer.config import TrainingConfig
-from yt8m import features
+from yt8m import eval_util, features
 
 
 def test_cover_every_frame_puts_real_frames_first_then_cycles():
@@ -33,23 +33,67 @@ def test_unknown_training_option_is_rejected():
     assert config.family == 'gru'
 
 
-def _toy_dataset(batch=4, frames=300):
+def _toy_dataset(batch=4, frames=300, finite=False):
     rng = np.random.default_rng(0)
     inputs = {features.FRAMES: rng.normal(size=(batch, frames, features.FRAME_SIZE)).astype('f'),
               features.NUM_FRAMES: np.full([batch], frames, np.int64)}
     labels = (rng.random((batch, features.NUM_CLASSES)) < 0.001).astype('f')
-    return tf.data.Dataset.from_tensors((inputs, labels)).repeat()
+    labels[:, 0] = 1.0
+    dataset = tf.data.Dataset.from_tensors((inputs, labels))
+    return dataset if finite else dataset.repeat()
 
 
-def test_ema_weights_are_the_exported_ones():
+def test_exported_weights_score_what_the_summary_says(tmp_path):
+    """Best-or-EMA export: the returned weights reproduce the GAP the summary reports."""
     config = TrainingConfig(family='logistic', preset='tiny', ema_steps=3, ema_gamma=0.5,
-                            learning_rate=0.1)
-    dataset = _toy_dataset()
-    model, weights, summary = run_fn.train_model(config, dataset, dataset, train_steps=2,
-                                                 eval_steps=1)
-    raw = model.get_weights()
-    assert summary['ema_steps'] == 3 and summary['main_steps'] == 2
-    assert any(not np.allclose(w, r) for w, r in zip(weights, raw))
+                            learning_rate=0.1, batch_size=4, patience=0)
+    model, weights, summary = run_fn.train_model(
+        config, _toy_dataset(), _toy_dataset(finite=True), train_steps=4)
+    assert summary['ema_steps'] == 3 and summary['budget_steps'] == 4
+    assert [p['phase'] for p in summary['curve']].count('ema') == 1
     exported = run_fn.build_export_model(config, weights)
     for got, want in zip(exported.get_weights(), weights):
         np.testing.assert_array_equal(got, want)
+    inputs, labels = next(iter(_toy_dataset(finite=True)))
+    gap = eval_util.gap_at_k(exported(inputs, training=False).numpy(), labels.numpy())
+    chosen = summary['ema_eval_gap'] if summary['exported'] == 'ema' else summary['best_eval_gap']
+    assert gap == pytest.approx(chosen, abs=1e-6)
+
+
+def test_budget_is_examples_and_batch_size():
+    config = TrainingConfig(train_examples=1000, batch_size=64)
+    assert run_fn.budget_steps(config, train_steps=7) == 16      # ceil(1000 / 64)
+    assert run_fn.budget_steps(TrainingConfig(), train_steps=7) == 7
+    with pytest.raises(ValueError, match='no training budget'):
+        run_fn.budget_steps(TrainingConfig(), train_steps=None)
+    assert run_fn.evaluation_interval(config, 16) == 2           # 10 evaluations per budget
+    assert run_fn.evaluation_interval(
+        TrainingConfig(eval_every_examples=320, batch_size=64), 16) == 5
+
+
+def test_tensorboard_scalars_are_written(tmp_path):
+    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.1,
+                            batch_size=4, patience=0)
+    run_fn.train_model(config, _toy_dataset(), _toy_dataset(finite=True), train_steps=3,
+                       log_dir=str(tmp_path))
+    names = set()
+    for path in tf.io.gfile.glob(str(tmp_path / 'events.out.tfevents.*')):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            names.update(value.tag for value in event.summary.value)
+    assert {'loss', 'eval/gap_at_20', 'eval/loss', 'learning_rate',
+            'examples_per_second'} <= names
+
+
+def test_early_stopping_keeps_the_best_weights():
+    """Four videos are learnt at once; GAP then stalls, training stops, the best is kept."""
+    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
+                            batch_size=4, patience=2)
+    model, weights, summary = run_fn.train_model(
+        config, _toy_dataset(), _toy_dataset(finite=True), train_steps=40)
+    gaps = [p['eval_gap'] for p in summary['curve']]
+    assert summary['stopped_early'] and len(gaps) < 10
+    assert summary['best_eval_gap'] == max(gaps)
+    assert gaps.index(max(gaps)) == len(gaps) - 1 - config.patience
+    inputs, labels = next(iter(_toy_dataset(finite=True)))
+    assert eval_util.gap_at_k(model(inputs, training=False).numpy(),
+                              labels.numpy()) == pytest.approx(max(gaps), abs=1e-6)

@@ -8,7 +8,7 @@ sampling (see `trainer/sampling.py`).
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -25,22 +25,27 @@ def model_inputs(transformed: dict) -> dict:
 
 def raw_dataset(file_pattern: List[str], data_accessor,
                 tf_transform_output: tft.TFTransformOutput, batch_size: int,
-                shuffle: bool, seed: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
-    """Batches of raw (untransformed) features through TFXIO; repeats forever."""
+                shuffle: bool, seed: int = 0, shuffle_buffer: int = 1024,
+                num_epochs: Optional[int] = None) -> tf.data.Dataset:
+    """Batches of raw (untransformed) features through TFXIO (None: repeats forever)."""
     return data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(
             batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
-            shuffle_buffer_size=shuffle_buffer, num_epochs=None),
+            shuffle_buffer_size=shuffle_buffer, num_epochs=num_epochs),
         schema=tf_transform_output.raw_metadata.schema)
 
 
 def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tft.TFTransformOutput,
                  batch_size: int, training: bool, seed: int = 0,
-                 shuffle_buffer: int = 256) -> tf.data.Dataset:
-    """Batches of ({frames, num_frames}, labels_multi_hot); repeats forever."""
+                 shuffle_buffer: int = 1024) -> tf.data.Dataset:
+    """Batches of ({frames, num_frames}, labels_multi_hot).
+
+    Training: shuffled, sampled, repeats forever. Eval: one pass, in order.
+    """
     dataset = raw_dataset(file_pattern, data_accessor, tf_transform_output, batch_size,
-                          shuffle=training, seed=seed, shuffle_buffer=shuffle_buffer)
+                          shuffle=training, seed=seed, shuffle_buffer=shuffle_buffer,
+                          num_epochs=None if training else 1)
     transform_layer = tf_transform_output.transform_features_layer()
 
     def to_model_inputs(raw):

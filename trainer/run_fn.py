@@ -11,21 +11,23 @@ import json
 import logging
 import os
 import time
+from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models import ema as ema_lib
-from models import optim, registry
+from models import layers, optim, registry
 from trainer import export, input_pipeline
+from trainer import monitor as monitor_lib
 from trainer.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_FILE = 'training_summary.json'
-LOG_EVERY_STEPS = 50
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
@@ -44,55 +46,114 @@ def _compile(model, learning_rate, config: TrainingConfig, decay: bool = True) -
         learning_rate=learning_rate,
         decay_examples=config.decay_examples,
         decay_rate=config.decay_rate if decay else 1.0, batch_size=config.batch_size)
-    model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy(),
+    model.compile(optimizer=optimizer, loss=optim.summed_binary_crossentropy,
                   jit_compile=config.jit_compile)
 
 
-def _fit(model, train_ds, eval_ds, steps: int, eval_steps: int, callbacks) -> dict:
-    """Fits about `steps` steps in epochs of at most LOG_EVERY_STEPS, so progress is logged.
+def budget_steps(config: TrainingConfig, train_steps: Optional[int]) -> int:
+    """Optimizer steps of the budget: `train_examples` / batch, else the Trainer's steps."""
+    if config.train_examples:
+        return max(1, -(-config.train_examples // config.batch_size))
+    if not train_steps:
+        raise ValueError('no training budget: set train_examples (or --epochs) or train_steps')
+    return int(train_steps)
 
-    Keras epochs all have the same length, so the step count is rounded up to
-    a whole number of epochs (120 -> 3 x 40; 101 -> 3 x 34 = 102); the history
-    records the steps actually run.
+
+def evaluation_interval(config: TrainingConfig, steps: int) -> int:
+    """Steps between two eval GAP@20 measurements (10 per budget by default)."""
+    if config.eval_every_examples:
+        return max(1, min(steps, config.eval_every_examples // config.batch_size))
+    return max(1, -(-steps // 10))
+
+
+def label_frequencies(train_ds, examples: int) -> np.ndarray:
+    """Per-class frequency of the targets in the first `examples` training videos.
+
+    Smoothed towards the average class (3 labels in 3862) by one pseudo-video,
+    so a class unseen in the sample starts near, not at, zero.
     """
-    epochs = max(1, -(-steps // LOG_EVERY_STEPS))
-    steps_per_epoch = max(1, -(-steps // epochs))
-    history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        validation_data=eval_ds, validation_steps=eval_steps,
-                        callbacks=callbacks, verbose=2)
-    return {**history.history, 'steps': epochs * steps_per_epoch}
+    counts, seen = 0.0, 0
+    for _, targets in train_ds:
+        counts = counts + np.asarray(targets, np.float64).sum(axis=0)
+        seen += len(targets)
+        if seen >= examples:
+            break
+    generic = layers.AVERAGE_LABELS_PER_VIDEO / np.size(counts)
+    return (counts + generic) / (seen + 1)
 
 
-def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: int,
-                eval_steps: int):
-    """Trains one model; returns (model, weights to export, summary dict)."""
+def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: Optional[int],
+                log_dir: Optional[str] = None):
+    """Trains one model; returns (model, weights to export, summary dict).
+
+    `eval_ds` must be finite (one pass over the eval split); at most
+    `config.eval_examples` of its videos are scored every evaluation
+    interval. The exported weights are the best evaluated ones (early
+    stopping), or their EMA average when that scores at least as well.
+    """
     optim.configure_precision(config.mixed_precision)
     optim.skip_autograph_for_tf_keras()   # first fit: ~60 s of AutoGraph -> ~4 s
     with distribution_strategy(config.distribution).scope():
         model = registry.build_model(config.family, config.preset)
-        _compile(model, config.learning_rate, config)
-    callbacks = []
-    if config.converge_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor='val_loss', patience=config.converge_patience))
+        _compile(model, config.base_learning_rate, config)
+        if config.prior_examples:
+            layers.start_at_label_prior(model, label_frequencies(train_ds, config.prior_examples))
+    steps = budget_steps(config, train_steps)
+    interval = evaluation_interval(config, steps)
+    eval_batches = monitor_lib.cache_batches(eval_ds, config.eval_examples)
+    monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, config.patience,
+                                     log_dir=log_dir)
+    logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, eval GAP@20 '
+                'every %d steps on %d videos, patience %d', config.family, config.preset,
+                steps, config.batch_size, steps * config.batch_size,
+                config.base_learning_rate, interval,
+                sum(len(labels) for _, labels in eval_batches), config.patience)
     started = time.time()
-    history = _fit(model, train_ds, eval_ds, train_steps, eval_steps, callbacks)
+    model.fit(train_ds, epochs=-(-steps // interval), steps_per_epoch=interval,
+              callbacks=[monitor], verbose=0)
+    model.set_weights(monitor.best_weights)
+    weights = monitor.best_weights
     summary = {'family': config.family, 'preset': config.preset,
-               'main_steps': history['steps'], 'history': history,
+               'batch_size': config.batch_size, 'learning_rate': config.base_learning_rate,
+               'budget_steps': steps, 'budget_examples': steps * config.batch_size,
+               'steps_run': monitor.curve[-1]['step'], 'stopped_early': monitor.stopped_early,
+               'best_step': monitor.best_step, 'best_eval_gap': monitor.best_gap,
+               'eval_videos': sum(len(labels) for _, labels in eval_batches),
+               'curve': monitor.curve, 'exported': 'best',
                'num_parameters': int(model.count_params())}
-    weights = model.get_weights()
     if config.ema_steps:
-        logger.info('EMA phase: %d steps at %.2gx LR, gamma=%g', config.ema_steps,
-                    config.ema_learning_rate_factor, config.ema_gamma)
-        averager = ema_lib.ExponentialMovingAverage(start_step=0, gamma=config.ema_gamma)
-        _compile(model, config.learning_rate * config.ema_learning_rate_factor, config,
-                 decay=False)
-        summary['ema_history'] = _fit(model, train_ds, eval_ds, config.ema_steps,
-                                      eval_steps, [averager])
-        weights = averager.averaged_weights()
-        summary['ema_steps'] = config.ema_steps
+        weights = _ema_phase(model, config, train_ds, eval_batches, monitor, log_dir, summary)
     summary['training_seconds'] = round(time.time() - started, 2)
     return model, weights, summary
+
+
+def _ema_phase(model, config, train_ds, eval_batches, main_monitor, log_dir, summary):
+    """The seed's EMA: more steps at a lower LR from the best weights, averaged.
+
+    The average is exported only if its eval GAP@20 is at least the best raw
+    weights'; the summary records both.
+    """
+    logger.info('EMA phase: %d steps at %.2gx LR, gamma=%g', config.ema_steps,
+                config.ema_learning_rate_factor, config.ema_gamma)
+    averager = ema_lib.ExponentialMovingAverage(start_step=0, gamma=config.ema_gamma)
+    _compile(model, config.base_learning_rate * config.ema_learning_rate_factor, config,
+             decay=False)
+    monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, 0, log_dir=log_dir,
+                                     phase='ema', step_offset=main_monitor.best_step)
+    model.fit(train_ds, epochs=1, steps_per_epoch=config.ema_steps,
+              callbacks=[averager, monitor], verbose=0)
+    averaged = averager.averaged_weights()
+    model.set_weights(averaged)
+    ema_gap, _ = monitor.evaluate()
+    summary.update(ema_steps=config.ema_steps, ema_eval_gap=ema_gap, curve=[
+        *summary['curve'], *monitor.curve])
+    if ema_gap >= main_monitor.best_gap:
+        summary['exported'] = 'ema'
+        return averaged
+    logger.info('EMA weights score %.4f < best %.4f: exporting the best weights',
+                ema_gap, main_monitor.best_gap)
+    model.set_weights(main_monitor.best_weights)
+    return main_monitor.best_weights
 
 
 def build_export_model(config: TrainingConfig, weights):
@@ -106,7 +167,6 @@ def build_export_model(config: TrainingConfig, weights):
 def run_fn(fn_args: FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
     tf.random.set_seed(config.seed)
-    logger.info('Training %s/%s for %d steps', config.family, config.preset, fn_args.train_steps)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train_ds = input_pipeline.make_dataset(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output,
@@ -116,7 +176,7 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
         config.batch_size, training=False)
     _, weights, summary = train_model(config, train_ds, eval_ds, fn_args.train_steps,
-                                      max(1, fn_args.eval_steps))
+                                      log_dir=fn_args.model_run_dir)
     export_model = build_export_model(config, weights)
     export.export_serving_model(export_model, tf_transform_output.transform_features_layer(),
                                 fn_args.serving_model_dir)

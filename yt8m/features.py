@@ -2,7 +2,7 @@
 
 Every other module takes feature names and sizes from here, the way the TFX
 templates keep `features.py` as the single source of feature names.
-Numbers are those of the 2018 frame-level release (see REFERENCE.md).
+Numbers are those of the 2018 frame-level release (see docs/TRAINING.md).
 """
 
 # Context features of each tf.SequenceExample.

@@ -34,7 +34,6 @@ class DistillerSpec(types.ComponentSpec):
         'distillation_lambda': ExecutionParameter(type=float),
         'temperature': ExecutionParameter(type=float),
         'train_steps': ExecutionParameter(type=int),
-        'eval_steps': ExecutionParameter(type=int),
         'batch_size': ExecutionParameter(type=int, optional=True),
         'top_k': ExecutionParameter(type=int),
         'training_options': ExecutionParameter(type=str, optional=True),
@@ -58,10 +57,14 @@ class Distiller(base_component.BaseComponent):
     def __init__(self, teacher_model: types.BaseChannel, examples: types.BaseChannel,
                  transform_graph: types.BaseChannel, student_family: str,
                  student_preset: str = 'small', distillation_lambda: float = 0.5,
-                 temperature: float = 1.0, train_steps: int = 1000, eval_steps: int = 10,
+                 temperature: float = 1.0, train_steps: int = 1000,
                  batch_size: Optional[int] = None, top_k: int = 20,
                  training_options: Optional[Dict[str, Any]] = None):
-        """`training_options`: extra TrainingConfig fields (learning_rate, ema_steps...)."""
+        """`train_steps`: the budget when `training_options` has no `train_examples`.
+
+        `training_options`: extra TrainingConfig fields (train_examples,
+        learning_rate, patience, eval_examples, ema_steps...).
+        """
         if not 0.0 <= distillation_lambda <= 1.0:
             raise ValueError(f'distillation_lambda must be in [0, 1], got {distillation_lambda}')
         if temperature <= 0:
@@ -76,7 +79,7 @@ class Distiller(base_component.BaseComponent):
             teacher_model=teacher_model, examples=examples, transform_graph=transform_graph,
             student_family=student_family, student_preset=student_preset,
             distillation_lambda=float(distillation_lambda), temperature=float(temperature),
-            train_steps=train_steps, eval_steps=eval_steps, batch_size=batch_size, top_k=top_k,
+            train_steps=train_steps, batch_size=batch_size, top_k=top_k,
             training_options=json.dumps(options, sort_keys=True) if options else None,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),

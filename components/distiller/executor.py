@@ -95,7 +95,6 @@ class Executor(base_executor.BaseExecutor):
         temperature = float(exec_properties.get('temperature') or 1.0)
         top_k = int(exec_properties.get('top_k') or 20)
         train_steps = int(exec_properties['train_steps'])
-        eval_steps = max(1, int(exec_properties.get('eval_steps') or 1))
 
         teacher_dir = path_utils.serving_model_path(teacher.uri)
         train_files = split_files(examples, 'train')
@@ -117,9 +116,11 @@ class Executor(base_executor.BaseExecutor):
         eval_ds = input_pipeline.make_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], 'eval'), '*')],
             accessor, tf_transform_output, config.batch_size, training=False)
-        logger.info('Distilling into %s/%s: lambda=%g T=%g, %d steps', config.family,
-                    config.preset, lam, temperature, train_steps)
-        _, weights, summary = train_model(config, train_ds, eval_ds, train_steps, eval_steps)
+        logger.info('Distilling into %s/%s: lambda=%g T=%g', config.family,
+                    config.preset, lam, temperature)
+        tf.io.gfile.makedirs(model_run.uri)
+        _, weights, summary = train_model(config, train_ds, eval_ds, train_steps,
+                                          log_dir=model_run.uri)
 
         started = time.time()
         export_model = build_export_model(config, weights)

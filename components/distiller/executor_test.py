@@ -110,7 +110,7 @@ def distilled(tmp_path_factory):
         {'teacher_model': [teacher], 'examples': [examples], 'transform_graph': [graph]},
         {name: [a] for name, a in outputs.items()},
         {'student_family': STUDENT[0], 'student_preset': STUDENT[1],
-         'distillation_lambda': 0.5, 'temperature': 1.0, 'train_steps': 3, 'eval_steps': 1,
+         'distillation_lambda': 0.5, 'temperature': 1.0, 'train_steps': 3,
          'batch_size': 8, 'top_k': TOP_K, 'training_options': json.dumps({'seed': 1})})
     return {'root': root, 'examples': examples, 'graph': graph, 'teacher': teacher,
             **outputs}
@@ -183,7 +183,8 @@ def test_model_run_summary_and_quantizer_can_rebuild_the_student(distilled):
     costs = summary['distillation_costs']
     assert costs['num_videos'] == 24 and costs['teacher_seconds_per_video'] > 0
     assert costs['store_bytes_per_video'] < costs['dense_bytes_per_video']
-    assert summary['main_steps'] == 3 and 'loss' in summary['history']
+    assert summary['budget_steps'] == 3 and summary['curve'][-1]['step'] == 3
+    assert 'train_loss' in summary['curve'][-1] and 'eval_gap' in summary['curve'][-1]
     from components.quantizer.executor import rebuild_model
     model = rebuild_model(path_utils.serving_model_path(distilled['model'].uri), *STUDENT)
     assert model.count_params() == summary['num_parameters']

@@ -19,7 +19,7 @@ from components.ensemble import executor
 from models.registry import build_model
 from tests.conftest import make_record
 from trainer.export import export_serving_model
-from trainer.preprocessing import preprocessing_fn
+from trainer.preprocessing import transform_videos
 from yt8m import eval_util, features
 
 FAMILIES = ('logistic', 'dbof', 'netvlad')
@@ -42,7 +42,7 @@ def members(tmp_path_factory):
         keras.utils.set_random_seed(seed)
         artifact = standard_artifacts.Model()
         artifact.uri = str(root / family)
-        export_serving_model(build_model(family, 'tiny'), preprocessing_fn,
+        export_serving_model(build_model(family, "tiny"), transform_videos,
                              os.path.join(artifact.uri, 'Format-Serving'))
         artifacts.append(artifact)
     return artifacts

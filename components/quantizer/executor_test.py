@@ -1,7 +1,7 @@
 """Quantizer executor: uint8 weights + 256 levels in the SavedModel, same signatures.
 
 One DBoF 'tiny' model is exported once (module fixture) with the plain
-`preprocessing_fn` standing in for the TFT layer and quantized by running
+`transform_videos` standing in for the TFT layer and quantized by running
 the executor directly; the checks read the written SavedModel back.
 """
 
@@ -25,7 +25,7 @@ from components.quantizer import quantize
 from models import optim, registry
 from tests.conftest import make_record
 from trainer.export import export_serving_model
-from trainer.preprocessing import preprocessing_fn
+from trainer.preprocessing import transform_videos
 from yt8m import features
 
 optim.skip_autograph_for_tf_keras()
@@ -56,7 +56,7 @@ def quantized(tmp_path_factory):
             variable.assign(variable * 20.0)
     model_artifact = _artifact(standard_artifacts.Model, root / 'model')
     source_dir = path_utils.serving_model_dir(model_artifact.uri)
-    export_serving_model(model, preprocessing_fn, source_dir)
+    export_serving_model(model, transform_videos, source_dir)
 
     model_run = _artifact(standard_artifacts.ModelRun, root / 'model_run')
     with open(os.path.join(model_run.uri, 'training_summary.json'), 'w') as f:

@@ -25,7 +25,7 @@ from models.registry import FAMILIES
 from pipeline.configs import MAX_DISTILL_LEVELS
 
 # Members a report can show: every family, and the pipeline's later artifacts.
-MEMBER_NAMES = tuple(FAMILIES) + ('ensemble',) + tuple(
+MEMBER_NAMES = ('prior',) + tuple(FAMILIES) + ('ensemble',) + tuple(
     f'student_{level}' for level in range(1, MAX_DISTILL_LEVELS + 1))
 MEMBER_INPUTS: Dict[str, type] = {
     'model': standard_artifacts.Model,

@@ -10,13 +10,13 @@ import os
 from typing import Any, Dict, List
 
 import tensorflow as tf
-import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components import io_utils
+from pipeline.metrics import candidate_metrics
 from trainer.run_fn import SUMMARY_FILE
 from yt8m import features, vocabulary
 
@@ -24,19 +24,6 @@ logger = logging.getLogger(__name__)
 
 METRIC_NAMES = {'gap_at_20': 'GAP@20', 'hit_at_1': 'Hit@1', 'perr': 'PERR'}
 SAMPLE_VIDEOS = 5
-
-
-def candidate_metrics(evaluation_uri: str) -> Dict[str, float]:
-    """Overall-slice metrics of the candidate model from a TFMA output folder."""
-    result = {}
-    for slice_metrics in tfma.load_metrics(evaluation_uri):
-        if slice_metrics.slice_key.single_slice_keys:
-            continue
-        for entry in slice_metrics.metric_keys_and_values:
-            if entry.key.model_name in ('', 'candidate') and not entry.key.is_diff:
-                if entry.value.HasField('double_value'):
-                    result[entry.key.name] = entry.value.double_value.value
-    return result
 
 
 def _single(input_dict, key):
@@ -56,6 +43,9 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
             summary = json.load(f)
         row['training_seconds'] = summary.get('training_seconds')
         row['num_parameters'] = summary.get('num_parameters')
+        row['curve'] = summary.get('curve') or []
+        row['examples_seen'] = row['curve'][-1]['examples'] if row['curve'] else None
+        row['stopped_early'] = summary.get('stopped_early')
     evaluation = _single(input_dict, f'{name}_evaluation')
     if evaluation is not None:
         row.update(candidate_metrics(evaluation.uri))
@@ -109,17 +99,21 @@ def render_markdown(rows, samples, sample_model) -> str:
     lines = ['# YouTube-8M pipeline run report', '',
              f'Generated {datetime.datetime.now().isoformat(timespec="seconds")}.', '',
              '| model | GAP@20 | Hit@1 | PERR | size (MB) | parameters | training (s) '
-             '| quantized (MB) | GAP quantized | blessed | pushed to |',
-             '|---|---|---|---|---|---|---|---|---|---|---|']
+             '| examples seen | quantized (MB) | GAP quantized | blessed | pushed to |',
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         size = row.get('size_bytes')
         lines.append('| ' + ' | '.join([
             row['member'], _fmt(row.get('gap_at_20')), _fmt(row.get('hit_at_1')),
             _fmt(row.get('perr')), _fmt(size / 1e6 if size else None, 2),
             _fmt(row.get('num_parameters')), _fmt(row.get('training_seconds'), 1),
+            _fmt(row.get('examples_seen')),
             _fmt(row['quantized_bytes'] / 1e6 if row.get('quantized_bytes') else None, 2),
             _fmt(row.get('quantized_gap')), _fmt(row.get('blessed')), row.get('pushed_to') or '-']) + ' |')
-    lines += ['', '![GAP@20 versus model size](gap_vs_size.png)', '']
+    lines += ['', 'The `prior` row is the label prior (training label frequencies given to '
+              'every video): a model is blessed only if it beats that row by the margin.',
+              '', '![GAP@20 versus model size](gap_vs_size.png)', '',
+              '![eval GAP@20 while training](learning_curves.png)', '']
     if samples:
         lines += [f'## Sample predictions ({sample_model}, eval split)', '',
                   '| video | true labels | top-3 predictions |', '|---|---|---|']
@@ -150,6 +144,30 @@ def plot_gap_versus_size(rows, path: str) -> None:
     plt.close(figure)
 
 
+def plot_learning_curves(rows, path: str) -> None:
+    """Eval GAP@20 against examples seen, one line per trained model; the prior dashed."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for row in rows:
+        curve = row.get('curve') or []
+        if curve:
+            axes.plot([p['examples'] for p in curve], [p['eval_gap'] for p in curve],
+                      marker='.', label=row['member'])
+        elif row['member'] == 'prior' and row.get('gap_at_20') is not None:
+            axes.axhline(row['gap_at_20'], color='grey', linestyle='--', label='label prior')
+    axes.set_xlabel('training examples seen')
+    axes.set_ylabel('GAP@20 (eval split)')
+    axes.set_title('Learning curves')
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize='small')
+    figure.tight_layout()
+    with tf.io.gfile.GFile(path, 'wb') as f:
+        figure.savefig(f, format='png', dpi=100)
+    plt.close(figure)
+
+
 class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
@@ -160,7 +178,7 @@ class Executor(base_executor.BaseExecutor):
         examples = artifact_utils.get_single_instance(input_dict['examples'])
         rows = [member_row(name, input_dict) for name in MEMBER_NAMES
                 if _single(input_dict, f'{name}_model') is not None]
-        scored = [r for r in rows if r.get('gap_at_20') is not None]
+        scored = [r for r in rows if r.get('gap_at_20') is not None and r['member'] != 'prior']
         best = max(scored, key=lambda r: r['gap_at_20']) if scored else None
         samples = sample_predictions(best['model_dir'], examples.uri) if best else []
         tf.io.gfile.makedirs(report.uri)
@@ -169,6 +187,7 @@ class Executor(base_executor.BaseExecutor):
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.json'), 'w') as f:
             json.dump({'members': rows, 'samples': samples}, f, indent=1, default=str)
         plot_gap_versus_size(rows, os.path.join(report.uri, 'gap_vs_size.png'))
+        plot_learning_curves(rows, os.path.join(report.uri, 'learning_curves.png'))
         stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
         destination = os.path.join(exec_properties['report_dir'], f'run-{stamp}')
         io_utils.copy_tree(report.uri, destination)

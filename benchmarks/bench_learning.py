@@ -1,0 +1,228 @@
+"""How well and how fast each family learns (issue #9's benchmark; 2 cores).
+
+    python benchmarks/bench_learning.py [--families dbof,netvlad,...]
+        [--train-videos 2000] [--steps 310] [--batch-size 64] [--top-classes 0]
+
+Data: the project's generator over all 3862 classes (or `--top-classes K`):
+`--train-videos` to train, a validate split for early stopping, and a
+separate held-out set (another seed) on which every GAP below is scored,
+so early stopping never sees the scored videos.
+
+Per family at `--preset` (small), through the Trainer's own `train_model`:
+- `gap_budget`: GAP@20 after exactly `--steps` steps (no early stopping);
+- `gap_early_stop`: GAP@20 of the best weights when training runs until
+  eval GAP@20 stalls (`--patience` evaluations, at most `--max-epochs`);
+- both as a fraction of the generator's oracle on the held-out set;
+- training videos/s (the `--steps` run, input pipeline included) and
+  inference videos/s.
+Beside them: the label prior and a mean-pool logistic regression trained to
+convergence (L-BFGS-free: full-batch Adam on the mean-pooled frames, 300
+steps). Extra rows train DBoF at K=2048/H=512 (`dbof_2048`, 40 sampled
+frames), the size at which the seed's own code trained at 164 videos/s on
+these 2 cores, and the same on all 300 frames (`dbof_2048_all_frames`,
+budget only) for the speed-up of frame sampling.
+
+Input path: records -> `transform_videos` with the training split's
+per-dimension statistics (what Transform's analyzers compute) -> training
+sampling, as the Trainer reads them; held in memory after one decode, so
+videos/s measures the model and the sampling, not the protobuf parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks.common import report  # noqa: E402
+from models import presets  # noqa: E402
+from trainer import monitor, run_fn, sampling  # noqa: E402
+from trainer.config import TrainingConfig  # noqa: E402
+from trainer.preprocessing import transform_videos  # noqa: E402
+from yt8m import eval_util, features, reader, synthetic  # noqa: E402
+
+AGGREGATING = ('dbof', 'netvlad', 'netfv', 'nextvlad')
+SEED_DBOF_VIDEOS_PER_S = 164.0
+
+
+def decode(files):
+    frames, lengths, labels = [], [], []
+    for batch in tf.data.TFRecordDataset(files).batch(64):
+        out = transform_videos(reader.parse_serialized(batch))
+        frames.append(out[features.FRAMES].numpy())
+        lengths.append(out[features.NUM_FRAMES].numpy())
+        labels.append(out[features.LABELS_MULTI_HOT].numpy())
+    return np.concatenate(frames), np.concatenate(lengths), np.concatenate(labels)
+
+
+def oracle_gap(root, files):
+    params = synthetic.load_oracle(root + '_oracle.npz')
+    rgb, audio, labels = [], [], []
+    for path in files:
+        for video in reader.read_videos(path):
+            rgb.append(video[features.RGB])
+            audio.append(video[features.AUDIO])
+            labels.append(video[features.LABELS_MULTI_HOT])
+    return eval_util.gap_at_k(synthetic.oracle_scores(params, rgb, audio), np.array(labels))
+
+
+def standardise(splits, train):
+    real = np.concatenate([f[:n] for f, n in zip(train[0][::4], train[1][::4])])
+    mean, std = real.mean(0), np.maximum(real.std(0), 1e-6)
+    for frames, _, _ in splits:
+        frames -= mean
+        frames /= std
+
+
+def train_dataset(data, batch_size):
+    frames, lengths, labels = data
+
+    def sample(inputs, y):
+        inputs[features.FRAMES] = sampling.sample_with_replacement(
+            inputs[features.FRAMES], inputs[features.NUM_FRAMES])
+        return inputs, y
+
+    return (tf.data.Dataset.from_tensor_slices(
+        ({features.FRAMES: frames, features.NUM_FRAMES: lengths}, labels))
+        .shuffle(len(labels), seed=0).repeat().batch(batch_size)
+        .map(sample, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
+
+
+def eval_dataset(data, batch_size):
+    frames, lengths, labels = data
+    return tf.data.Dataset.from_tensor_slices(
+        ({features.FRAMES: frames, features.NUM_FRAMES: lengths}, labels)).batch(batch_size)
+
+
+def score(model, data):
+    started = time.perf_counter()
+    predictions, labels = monitor.predict(model, monitor.cache_batches(
+        eval_dataset(data, 64), len(data[2])))
+    return eval_util.gap_at_k(predictions, labels), len(labels) / (time.perf_counter() - started)
+
+
+def mean_pool_logistic(train, test, steps=300):
+    """Full-batch Adam on mean-pooled frames, summed loss: a converged linear baseline."""
+    import tf_keras as keras
+    from models import optim
+
+    def pooled(data):
+        frames, lengths, _ = data
+        return np.stack([f[:max(1, n)].mean(0) for f, n in zip(frames, lengths)])
+
+    x, y = pooled(train), train[2]
+    model = keras.Sequential([keras.layers.Dense(features.NUM_CLASSES, activation='sigmoid',
+                                                 kernel_regularizer=keras.regularizers.l2(1e-5))])
+    model.compile(keras.optimizers.Adam(0.01), loss=optim.summed_binary_crossentropy)
+    model.fit(x, y, batch_size=len(x), epochs=steps, verbose=0)
+    return eval_util.gap_at_k(model.predict(pooled(test), verbose=0), test[2])
+
+
+def run_family(name, family, preset, data, args, oracle, early_stop=True):
+    train, validate, test = data
+    row = {'model': name}
+    budget = TrainingConfig(family=family, preset=preset, batch_size=args.batch_size,
+                            patience=0, eval_examples=len(validate[2]))
+    started = time.perf_counter()
+    model, _, summary = run_fn.train_model(budget, train_dataset(train, args.batch_size),
+                                           eval_dataset(validate, args.batch_size),
+                                           train_steps=args.steps)
+    seconds = time.perf_counter() - started
+    # The budget run's last weights, as a fixed step budget would leave them.
+    row['train_videos_per_s'] = args.steps * args.batch_size / seconds
+    row['gap_budget'], row['infer_videos_per_s'] = score(model, test)
+    row['parameters'] = summary['num_parameters']
+    if early_stop and not args.skip_early_stop:
+        config = TrainingConfig(family=family, preset=preset, batch_size=args.batch_size,
+                                patience=args.patience, eval_examples=len(validate[2]),
+                                eval_every_examples=len(train[2]),
+                                train_examples=int(args.max_epochs * len(train[2])))
+        model, _, summary = run_fn.train_model(config, train_dataset(train, args.batch_size),
+                                               eval_dataset(validate, args.batch_size), None)
+        row['gap_early_stop'], _ = score(model, test)
+        row['early_stop_epochs'] = summary['best_step'] * args.batch_size / len(train[2])
+        row['early_stop_of_oracle'] = row['gap_early_stop'] / oracle
+    row['budget_of_oracle'] = row['gap_budget'] / oracle
+    print(row, flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--families', default='logistic,dbof,netvlad,netfv,nextvlad,gru,lstm')
+    parser.add_argument('--preset', default='small')
+    parser.add_argument('--train-videos', type=int, default=2000)
+    parser.add_argument('--eval-videos', type=int, default=500)
+    parser.add_argument('--top-classes', type=int, default=0, help='0: all 3862 classes')
+    parser.add_argument('--steps', type=int, default=310)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--patience', type=int, default=3)
+    parser.add_argument('--max-epochs', type=float, default=30)
+    parser.add_argument('--skip-early-stop', action='store_true')
+    parser.add_argument('--skip-dbof-2048', action='store_true')
+    parser.add_argument('--root', default=None)
+    parser.add_argument('--data-root', default=None,
+                        help='use this generated data set instead (train* to train, '
+                             'validate* both for early stopping and scoring; its oracle '
+                             'file beside it), e.g. the default run\'s outputs/data/default-*')
+    parser.add_argument('--results-name', default='learning')
+    args = parser.parse_args()
+
+    root = args.root or tempfile.mkdtemp(prefix='bench_learning_')
+    total = args.train_videos + args.eval_videos
+    fraction = args.eval_videos / total
+    main_root, test_root = os.path.join(root, 'data'), os.path.join(root, 'heldout')
+    if args.data_root:
+        main_root = test_root = args.data_root.rstrip('/')
+    elif not os.path.exists(os.path.join(main_root, 'train0000.tfrecord')):
+        synthetic.generate(main_root, total, seed=11, shards=2, validate_fraction=fraction,
+                           test_fraction=0.0, top_classes=args.top_classes, overwrite=True)
+        synthetic.generate(test_root, args.eval_videos, seed=12, validate_fraction=1.0,
+                           test_fraction=0.0, top_classes=args.top_classes, overwrite=True)
+    train = decode(sorted(glob.glob(os.path.join(main_root, 'train*'))))
+    validate = decode(sorted(glob.glob(os.path.join(main_root, 'validate*'))))
+    test_files = sorted(glob.glob(os.path.join(test_root, 'validate*')))
+    test = decode(test_files)
+    standardise([train, validate, test], train)
+    oracle = oracle_gap(test_root, test_files)
+    prior = eval_util.gap_at_k(np.tile(train[2].mean(0), (len(test[2]), 1)), test[2])
+    logistic = mean_pool_logistic(train, test)
+    print(f'held-out: oracle {oracle:.4f}, label prior {prior:.4f}, '
+          f'mean-pool logistic {logistic:.4f}', flush=True)
+
+    jobs = [(family, family, args.preset, True) for family in args.families.split(',') if family]
+    if not args.skip_dbof_2048:
+        # The seed's size and frame count; then all 300 frames for the speed-up.
+        jobs.append(('dbof_2048', 'dbof', presets.DBoFConfig(
+            2048, 512, input_batch_norm=False, sample_frames=40, dropout=0.5), True))
+        jobs.append(('dbof_2048_all_frames', 'dbof', presets.DBoFConfig(
+            2048, 512, input_batch_norm=False, sample_frames=0, dropout=0.5), False))
+    rows = [run_family(name, family, preset, (train, validate, test), args, oracle, early)
+            for name, family, preset, early in jobs]
+    for row in rows:
+        row['beats_logistic'] = max(row['gap_budget'], row.get('gap_early_stop', 0)) > logistic
+        if row['model'].startswith('dbof_2048'):
+            row['speed_vs_seed'] = row['train_videos_per_s'] / SEED_DBOF_VIDEOS_PER_S
+    report(args.results_name,
+           ['model', 'parameters', 'train_videos_per_s', 'infer_videos_per_s', 'gap_budget',
+            'budget_of_oracle', 'gap_early_stop', 'early_stop_of_oracle', 'early_stop_epochs',
+            'beats_logistic', 'speed_vs_seed'], rows,
+           {'oracle_gap': oracle, 'label_prior_gap': prior, 'mean_pool_logistic_gap': logistic,
+            'args': vars(args), 'train_videos': len(train[2]), 'validate_videos': len(validate[2]),
+            'heldout_videos': len(test[2]), 'aggregating_families': AGGREGATING,
+            'seed_dbof_2048_videos_per_s': SEED_DBOF_VIDEOS_PER_S})
+
+
+if __name__ == '__main__':
+    main()
