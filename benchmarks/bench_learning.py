@@ -49,21 +49,11 @@ from benchmarks.common import report  # noqa: E402
 from models import presets  # noqa: E402
 from trainer import monitor, run_fn, sampling  # noqa: E402
 from trainer.config import TrainingConfig  # noqa: E402
-from trainer.preprocessing import transform_videos  # noqa: E402
+from trainer.preprocessing import frame_statistics, transformed_arrays  # noqa: E402
 from yt8m import eval_util, features, reader, synthetic  # noqa: E402
 
 AGGREGATING = ('dbof', 'netvlad', 'netfv', 'nextvlad')
 SEED_DBOF_VIDEOS_PER_S = 164.0
-
-
-def decode(files):
-    frames, lengths, labels = [], [], []
-    for batch in tf.data.TFRecordDataset(files).batch(64):
-        out = transform_videos(reader.parse_serialized(batch))
-        frames.append(out[features.FRAMES].numpy())
-        lengths.append(out[features.NUM_FRAMES].numpy())
-        labels.append(out[features.LABELS_MULTI_HOT].numpy())
-    return np.concatenate(frames), np.concatenate(lengths), np.concatenate(labels)
 
 
 def oracle_gap(root, files):
@@ -78,8 +68,7 @@ def oracle_gap(root, files):
 
 
 def standardise(splits, train):
-    real = np.concatenate([f[:n] for f, n in zip(train[0][::4], train[1][::4])])
-    mean, std = real.mean(0), np.maximum(real.std(0), 1e-6)
+    mean, std = frame_statistics(train[0], train[1], every=4)
     for frames, _, _ in splits:
         frames -= mean
         frames /= std
@@ -174,10 +163,10 @@ def main() -> None:
                            test_fraction=0.0, top_classes=args.top_classes, overwrite=True)
         synthetic.generate(test_root, args.eval_videos, seed=12, validate_fraction=1.0,
                            test_fraction=0.0, top_classes=args.top_classes, overwrite=True)
-    train = decode(sorted(glob.glob(os.path.join(main_root, 'train*'))))
-    validate = decode(sorted(glob.glob(os.path.join(main_root, 'validate*'))))
+    train = transformed_arrays(sorted(glob.glob(os.path.join(main_root, 'train*'))))
+    validate = transformed_arrays(sorted(glob.glob(os.path.join(main_root, 'validate*'))))
     test_files = sorted(glob.glob(os.path.join(test_root, 'validate*')))
-    test = decode(test_files)
+    test = transformed_arrays(test_files)
     standardise([train, validate, test], train)
     oracle = oracle_gap(test_root, test_files)
     prior = eval_util.gap_at_k(np.tile(train[2].mean(0), (len(test[2]), 1)), test[2])

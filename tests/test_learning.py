@@ -16,18 +16,8 @@ import tensorflow as tf
 
 from trainer import run_fn, sampling
 from trainer.config import TrainingConfig
-from trainer.preprocessing import transform_videos
-from yt8m import eval_util, features, reader, synthetic
-
-
-def _load(files):
-    frames, lengths, labels = [], [], []
-    for batch in tf.data.TFRecordDataset(files).batch(64):
-        out = transform_videos(reader.parse_serialized(batch))
-        frames.append(out[features.FRAMES].numpy())
-        lengths.append(out[features.NUM_FRAMES].numpy())
-        labels.append(out[features.LABELS_MULTI_HOT].numpy())
-    return np.concatenate(frames), np.concatenate(lengths), np.concatenate(labels)
+from trainer.preprocessing import frame_statistics, transformed_arrays
+from yt8m import eval_util, features, synthetic
 
 
 @pytest.fixture(scope='module')
@@ -35,10 +25,9 @@ def learnable(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('learnable') / 'data')
     synthetic.generate(root, 400, seed=5, top_classes=5, validate_fraction=0.25,
                        test_fraction=0.0)
-    train = _load(sorted(glob.glob(os.path.join(root, 'train*'))))
-    evaluation = _load(sorted(glob.glob(os.path.join(root, 'validate*'))))
-    real = np.concatenate([f[:n] for f, n in zip(train[0], train[1])])
-    mean, std = real.mean(0), real.std(0) + 1e-6
+    train = transformed_arrays(sorted(glob.glob(os.path.join(root, 'train*'))))
+    evaluation = transformed_arrays(sorted(glob.glob(os.path.join(root, 'validate*'))))
+    mean, std = frame_statistics(train[0], train[1])
     return ((train[0] - mean) / std, train[1], train[2]), \
         ((evaluation[0] - mean) / std, evaluation[1], evaluation[2])
 
