@@ -4,9 +4,11 @@
         [--train-videos 2000] [--steps 310] [--batch-size 64] [--top-classes 0]
 
 Data: the project's generator over all 3862 classes (or `--top-classes K`):
-`--train-videos` to train, a validate split for early stopping, and a
-separate held-out set (another seed) on which every GAP below is scored,
-so early stopping never sees the scored videos.
+`--train-videos` to train and a validate split of 2 x `--eval-videos` in two
+shards: the first for early stopping, the second held out, and every GAP
+below is scored on the held-out shard, so early stopping never sees the
+scored videos. (One generator seed: the seed fixes the class prototypes, so
+a set from another seed is another task.)
 
 Per family at `--preset` (small), through the Trainer's own `train_model`:
 - `gap_budget`: GAP@20 after exactly `--steps` steps (no early stopping);
@@ -74,7 +76,8 @@ def standardise(splits, train):
         frames /= std
 
 
-def train_dataset(data, batch_size):
+def train_dataset(data, batch_size, resample=True):
+    """As the Trainer's: resampled to 300 slots unless the model samples its own frames."""
     frames, lengths, labels = data
 
     def sample(inputs, y):
@@ -82,10 +85,12 @@ def train_dataset(data, batch_size):
             inputs[features.FRAMES], inputs[features.NUM_FRAMES])
         return inputs, y
 
-    return (tf.data.Dataset.from_tensor_slices(
+    dataset = (tf.data.Dataset.from_tensor_slices(
         ({features.FRAMES: frames, features.NUM_FRAMES: lengths}, labels))
-        .shuffle(len(labels), seed=0).repeat().batch(batch_size)
-        .map(sample, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2))
+        .shuffle(len(labels), seed=0).repeat().batch(batch_size))
+    if resample:
+        dataset = dataset.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(2)
 
 
 def eval_dataset(data, batch_size):
@@ -104,15 +109,17 @@ def score(model, data):
 def run_family(name, family, preset, data, args, oracle, early_stop=True):
     train, validate, test = data
     row = {'model': name}
+    resample = not presets.samples_own_frames(family, preset)
+    # One evaluation, at the end: the speed is the training loop's (input
+    # pipeline included) and the weights are the last ones, as a fixed step
+    # budget leaves them.
     budget = TrainingConfig(family=family, preset=preset, batch_size=args.batch_size,
-                            patience=0, eval_examples=len(validate[2]))
-    started = time.perf_counter()
-    model, _, summary = run_fn.train_model(budget, train_dataset(train, args.batch_size),
+                            patience=0, eval_examples=len(validate[2]),
+                            eval_every_examples=args.steps * args.batch_size)
+    model, _, summary = run_fn.train_model(budget, train_dataset(train, args.batch_size, resample),
                                            eval_dataset(validate, args.batch_size),
                                            train_steps=args.steps)
-    seconds = time.perf_counter() - started
-    # The budget run's last weights, as a fixed step budget would leave them.
-    row['train_videos_per_s'] = args.steps * args.batch_size / seconds
+    row['train_videos_per_s'] = summary['curve'][-1]['examples_per_second']
     row['gap_budget'], row['infer_videos_per_s'] = score(model, test)
     row['parameters'] = summary['num_parameters']
     if early_stop and not args.skip_early_stop:
@@ -120,7 +127,7 @@ def run_family(name, family, preset, data, args, oracle, early_stop=True):
                                 patience=args.patience, eval_examples=len(validate[2]),
                                 eval_every_examples=len(train[2]),
                                 train_examples=int(args.max_epochs * len(train[2])))
-        model, _, summary = run_fn.train_model(config, train_dataset(train, args.batch_size),
+        model, _, summary = run_fn.train_model(config, train_dataset(train, args.batch_size, resample),
                                                eval_dataset(validate, args.batch_size), None)
         row['gap_early_stop'], _ = score(model, test)
         row['early_stop_epochs'] = summary['best_step'] * args.batch_size / len(train[2])
@@ -153,22 +160,23 @@ def main() -> None:
     args = parser.parse_args()
 
     root = args.root or tempfile.mkdtemp(prefix='bench_learning_')
-    total = args.train_videos + args.eval_videos
-    fraction = args.eval_videos / total
-    main_root, test_root = os.path.join(root, 'data'), os.path.join(root, 'heldout')
+    main_root = os.path.join(root, 'data')
     if args.data_root:
-        main_root = test_root = args.data_root.rstrip('/')
+        main_root = args.data_root.rstrip('/')
     elif not os.path.exists(os.path.join(main_root, 'train0000.tfrecord')):
-        synthetic.generate(main_root, total, seed=11, shards=2, validate_fraction=fraction,
-                           test_fraction=0.0, top_classes=args.top_classes, overwrite=True)
-        synthetic.generate(test_root, args.eval_videos, seed=12, validate_fraction=1.0,
+        # One generator (the seed fixes the class prototypes): the validate
+        # split's two shards are the early-stopping set and the held-out set.
+        synthetic.generate(main_root, args.train_videos + 2 * args.eval_videos, seed=11,
+                           shards=2, validate_fraction=2 * args.eval_videos / (
+                               args.train_videos + 2 * args.eval_videos),
                            test_fraction=0.0, top_classes=args.top_classes, overwrite=True)
     train = transformed_arrays(sorted(glob.glob(os.path.join(main_root, 'train*'))))
-    validate = transformed_arrays(sorted(glob.glob(os.path.join(main_root, 'validate*'))))
-    test_files = sorted(glob.glob(os.path.join(test_root, 'validate*')))
+    validate_files = sorted(glob.glob(os.path.join(main_root, 'validate*')))
+    test_files = validate_files if args.data_root else validate_files[1:]
+    validate = transformed_arrays(validate_files if args.data_root else validate_files[:1])
     test = transformed_arrays(test_files)
     standardise([train, validate, test], train)
-    oracle = oracle_gap(test_root, test_files)
+    oracle = oracle_gap(main_root, test_files)
     prior = eval_util.gap_at_k(np.tile(train[2].mean(0), (len(test[2]), 1)), test[2])
     print(f'held-out: oracle {oracle:.4f}, label prior {prior:.4f}', flush=True)
 
@@ -180,8 +188,14 @@ def main() -> None:
             2048, 512, input_batch_norm=False, sample_frames=40, dropout=0.5), True))
         jobs.append(('dbof_2048_all_frames', 'dbof', presets.DBoFConfig(
             2048, 512, input_batch_norm=False, sample_frames=0, dropout=0.5), False))
-    rows = [run_family(name, family, preset, (train, validate, test), args, oracle, early)
-            for name, family, preset, early in jobs]
+    rows = []
+    for name, family, preset, early in jobs:   # the table is rewritten after each row
+        rows.append(run_family(name, family, preset, (train, validate, test), args, oracle,
+                               early))
+        write_table(rows, args, oracle, prior, len(train[2]), len(validate[2]), len(test[2]))
+
+
+def write_table(rows, args, oracle, prior, train_videos, validate_videos, heldout_videos):
     logistic = max(rows[0]['gap_budget'], rows[0].get('gap_early_stop', 0.0))
     for row in rows:
         row['beats_logistic'] = bool(max(row['gap_budget'], row.get('gap_early_stop', 0)) > logistic)
@@ -192,8 +206,8 @@ def main() -> None:
             'budget_of_oracle', 'gap_early_stop', 'early_stop_of_oracle', 'early_stop_epochs',
             'beats_logistic', 'speed_vs_seed'], rows,
            {'oracle_gap': oracle, 'label_prior_gap': prior, 'mean_pool_logistic_gap': logistic,
-            'args': vars(args), 'train_videos': len(train[2]), 'validate_videos': len(validate[2]),
-            'heldout_videos': len(test[2]), 'aggregating_families': AGGREGATING,
+            'args': vars(args), 'train_videos': train_videos, 'validate_videos': validate_videos,
+            'heldout_videos': heldout_videos, 'aggregating_families': AGGREGATING,
             'seed_dbof_2048_videos_per_s': SEED_DBOF_VIDEOS_PER_S})
 
 

@@ -168,6 +168,15 @@ def get_preset(family: str, preset: str) -> FamilyConfig:
     return PRESETS[family][preset]
 
 
+def samples_own_frames(family: str, preset: Union[str, 'FamilyConfig']) -> bool:
+    """True when the model picks its own frames (DBoF with `sample_frames`).
+
+    The input pipeline then skips its 300-slot resampling, which for such a
+    model only copies ~1.4 MB a video that the model reads 40 slots of.
+    """
+    return bool(getattr(resolve_config(family, preset), 'sample_frames', 0))
+
+
 def resolve_config(family: str,
                    preset: Union[str, FamilyConfig]) -> FamilyConfig:
     """A preset name or a config instance -> the config, checked for family.

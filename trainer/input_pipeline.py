@@ -38,10 +38,11 @@ def raw_dataset(file_pattern: List[str], data_accessor,
 
 def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tft.TFTransformOutput,
                  batch_size: int, training: bool, seed: int = 0,
-                 shuffle_buffer: int = 1024) -> tf.data.Dataset:
+                 shuffle_buffer: int = 1024, resample: bool = True) -> tf.data.Dataset:
     """Batches of ({frames, num_frames}, labels_multi_hot).
 
-    Training: shuffled, sampled, repeats forever. Eval: one pass, in order.
+    Training: shuffled, frames resampled (unless `resample=False`: the model
+    samples its own frames), repeats forever. Eval: one pass, in order.
     """
     dataset = raw_dataset(file_pattern, data_accessor, tf_transform_output, batch_size,
                           shuffle=training, seed=seed, shuffle_buffer=shuffle_buffer,
@@ -51,7 +52,7 @@ def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tf
     def to_model_inputs(raw):
         transformed = transform_layer(raw)
         inputs = model_inputs(transformed)
-        if training:
+        if training and resample:
             inputs[features.FRAMES] = sampling.sample_with_replacement(
                 inputs[features.FRAMES], inputs[features.NUM_FRAMES])
         return inputs, transformed[features.LABELS_MULTI_HOT]

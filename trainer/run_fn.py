@@ -20,7 +20,7 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models import ema as ema_lib
-from models import layers, optim, registry
+from models import layers, optim, presets, registry
 from trainer import export, input_pipeline
 from trainer import monitor as monitor_lib
 from trainer.config import TrainingConfig
@@ -171,7 +171,8 @@ def run_fn(fn_args: FnArgs) -> None:
     train_ds = input_pipeline.make_dataset(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output,
         config.batch_size, training=True, seed=config.seed,
-        shuffle_buffer=config.shuffle_buffer)
+        shuffle_buffer=config.shuffle_buffer,
+        resample=not presets.samples_own_frames(config.family, config.preset))
     eval_ds = input_pipeline.make_dataset(
         fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
         config.batch_size, training=False)

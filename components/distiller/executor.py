@@ -31,6 +31,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.distiller import teacher_scores as scores_lib
+from models import presets
 from trainer import export, input_pipeline
 from trainer.config import TrainingConfig
 from trainer.run_fn import SUMMARY_FILE, build_export_model, train_model
@@ -112,7 +113,8 @@ class Executor(base_executor.BaseExecutor):
         train_ds = scores_lib.make_distill_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], 'train'), '*')],
             accessor, tf_transform_output, lookup, lam, config.batch_size,
-            seed=config.seed, shuffle_buffer=config.shuffle_buffer)
+            seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+            resample=not presets.samples_own_frames(config.family, config.preset))
         eval_ds = input_pipeline.make_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], 'eval'), '*')],
             accessor, tf_transform_output, config.batch_size, training=False)

@@ -206,7 +206,8 @@ def mixed_targets(labels: tf.Tensor, teacher: tf.Tensor, distillation_lambda: fl
 
 def make_distill_dataset(file_pattern: List[str], data_accessor, tf_transform_output,
                          lookup: TeacherLookup, distillation_lambda: float, batch_size: int,
-                         seed: int = 0, shuffle_buffer: int = 256) -> tf.data.Dataset:
+                         seed: int = 0, shuffle_buffer: int = 256,
+                         resample: bool = True) -> tf.data.Dataset:
     """Training batches of ({frames, num_frames}, mixed targets); repeats forever.
 
     `trainer.input_pipeline.make_dataset` with the transformed `video_id`
@@ -217,14 +218,17 @@ def make_distill_dataset(file_pattern: List[str], data_accessor, tf_transform_ou
                                          batch_size, shuffle=True, seed=seed,
                                          shuffle_buffer=shuffle_buffer)
     transform_layer = tf_transform_output.transform_features_layer()
-    to_targets = distill_map_fn(transform_layer, lookup, distillation_lambda)
+    to_targets = distill_map_fn(transform_layer, lookup, distillation_lambda, resample)
     return dataset.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE)
 
 
 def distill_map_fn(transform_layer, lookup: TeacherLookup, distillation_lambda: float,
                    training: bool = True):
-    """raw features -> (model inputs, lambda * teacher + (1 - lambda) * labels)."""
+    """raw features -> (model inputs, lambda * teacher + (1 - lambda) * labels).
+
+    `training` resamples the frames (off for a model that samples its own).
+    """
 
     @tf.autograph.experimental.do_not_convert   # plain tensor code: nothing to convert
     def to_model_inputs(raw):
