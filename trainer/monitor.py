@@ -24,12 +24,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from models import optim
 from yt8m import eval_util
 
 logger = logging.getLogger(__name__)
 
 LOG_EVERY_SECONDS = 30.0
-PREDICT_BATCH = 64
 
 
 def cache_batches(dataset: tf.data.Dataset, max_examples: int) -> List[Tuple[dict, np.ndarray]]:
@@ -52,11 +52,6 @@ def predict(model: keras.Model, batches) -> Tuple[np.ndarray, np.ndarray]:
         predictions.append(np.asarray(model(inputs, training=False), np.float32))
         labels.append(batch_labels)
     return np.concatenate(predictions), np.concatenate(labels)
-
-
-def summed_cross_entropy(predictions: np.ndarray, labels: np.ndarray) -> float:
-    p = np.clip(predictions, 1e-7, 1 - 1e-7)
-    return float(np.mean(np.sum(-(labels * np.log(p) + (1 - labels) * np.log1p(-p)), axis=1)))
 
 
 def current_learning_rate(optimizer) -> float:
@@ -102,7 +97,8 @@ class GapMonitor(keras.callbacks.Callback):
 
     def evaluate(self) -> Tuple[float, float]:
         predictions, labels = predict(self.model, self.eval_batches)
-        return eval_util.gap_at_k(predictions, labels), summed_cross_entropy(predictions, labels)
+        eval_loss = float(np.mean(optim.summed_binary_crossentropy(labels, predictions)))
+        return eval_util.gap_at_k(predictions, labels), eval_loss
 
     # -- Keras hooks ------------------------------------------------------
     def on_train_begin(self, logs=None):
