@@ -97,3 +97,20 @@ def test_early_stopping_keeps_the_best_weights():
     inputs, labels = next(iter(_toy_dataset(finite=True)))
     assert eval_util.gap_at_k(model(inputs, training=False).numpy(),
                               labels.numpy()) == pytest.approx(max(gaps), abs=1e-6)
+
+
+def test_an_empty_eval_split_fails_clearly():
+    from trainer import monitor
+    empty = _toy_dataset(finite=True).take(0)
+    with pytest.raises(ValueError, match='eval split holds no videos'):
+        monitor.cache_batches(empty, 100)
+
+
+def test_label_prior_rejects_out_of_range_labels_and_an_empty_train_split():
+    from components.label_prior import executor as prior
+    from tests.conftest import make_record
+    assert prior.label_ids(make_record(b'ok', labels=(1, 5))) == [1, 5]
+    with pytest.raises(ValueError, match=r"video b'bad': labels \[5000\] outside"):
+        prior.label_ids(make_record(b'bad', labels=(1, 5000)))
+    with pytest.raises(ValueError, match='train split holds no videos'):
+        prior.frequencies_from_counts(np.zeros(features.NUM_CLASSES), 0)
