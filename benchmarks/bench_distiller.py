@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_distiller [--videos 300] [--steps 60] [--family dbof]
 
-1. Builds an Examples artifact + transform graph (components/distiller/testdata).
+1. Builds an Examples artifact + transform graph (tests/component_inputs.py).
 2. Trains a teacher (--teacher-family/--preset) with the Trainer's code.
 3. Scores the train split once with the teacher's serving_default: seconds
    per video (what on-the-fly teaching would pay per video per epoch) and
@@ -31,7 +31,7 @@ import tensorflow_transform as tft
 from benchmarks.common import report
 from components.distiller import executor as executor_lib
 from components.distiller import teacher_scores as scores_lib
-from components.distiller import testdata
+from tests import component_inputs as testdata
 from trainer import input_pipeline
 from trainer.config import TrainingConfig
 from trainer.run_fn import build_export_model, train_model

@@ -10,11 +10,16 @@ from typing import Dict, List, Sequence
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
 
 
-def report(name: str, columns: Sequence[str], rows: List[Dict], extra: Dict = None) -> str:
+def print_table(columns: Sequence[str], rows: List[Dict]) -> None:
     widths = [max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns]
     print('  '.join(c.ljust(w) for c, w in zip(columns, widths)))
     for row in rows:
         print('  '.join(_cell(row.get(c)).ljust(w) for c, w in zip(columns, widths)))
+
+
+def report(name: str, columns: Sequence[str], rows: List[Dict], extra: Dict = None) -> str:
+    """Prints the table and writes it, with `extra`, to results/<name>.json."""
+    print_table(columns, rows)
     os.makedirs(RESULTS_DIR, exist_ok=True)
     path = os.path.join(RESULTS_DIR, f'{name}.json')
     with open(path, 'w') as f:

@@ -8,8 +8,6 @@ change when the batch size does.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow.python.autograph.core import config as autograph_config
@@ -102,16 +100,3 @@ def skip_autograph_for_tf_keras() -> None:
             (config_lib.DoNotConvert('tf_keras'),)
             + tuple(autograph_config.CONVERSION_RULES))
 
-
-def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                  loss: Any = summed_binary_crossentropy,
-                  jit_compile: bool = False, **kwargs: Any) -> keras.Model:
-    """`model.compile` with the XLA flag spelled out.
-
-    `jit_compile=True` compiles the train step with XLA: fuses the VLAD
-    pooling's element-wise work on GPU; leave it off on CPU, where it mostly
-    adds compile time. Extra keyword arguments go to `compile` (metrics...).
-    """
-    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile,
-                  **kwargs)
-    return model

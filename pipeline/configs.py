@@ -6,6 +6,8 @@ import hashlib
 import os
 import pathlib
 
+from components.report.members import MAX_STUDENTS
+
 PIPELINE_NAME = 'yt8m'
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
@@ -37,7 +39,8 @@ ENSEMBLE_WEIGHTING = 'fitted'
 
 # Distillation: one student family per level (the ensemble teaches level 1).
 DISTILL_FAMILIES = ('dbof',)
-MAX_DISTILL_LEVELS = 3
+# As many distillation levels as the Report has slots for.
+MAX_DISTILL_LEVELS = MAX_STUDENTS
 
 # Embedded default data (synthetic, exact YouTube-8M format): 2000 videos,
 # 1600 to train and 400 to evaluate (GAP, ensemble weights and blessing are

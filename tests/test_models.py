@@ -55,7 +55,8 @@ def test_family_predicts_probabilities_and_trains(family):
     assert probabilities.dtype == np.float32
     assert np.all((probabilities >= 0) & (probabilities <= 1))
 
-    optim.compile_model(model, optim.make_optimizer(1e-3, 64, 0.8, 4))
+    model.compile(optimizer=optim.make_optimizer(1e-3, 64, 0.8, 4),
+                  loss=optim.summed_binary_crossentropy)
     labels = (np.random.default_rng(1).random((8, NUM_CLASSES)) < 0.3)
     history = model.fit(_batch(8), labels.astype(np.float32), batch_size=4,
                         epochs=1, verbose=0)
@@ -125,7 +126,8 @@ def test_ema_follows_the_recursion_on_a_hand_checked_case():
 def test_ema_during_fit_lags_the_raw_weights():
     keras.utils.set_random_seed(0)
     model = _tiny('netvlad')
-    optim.compile_model(model, optim.make_optimizer(1e-2, 64, 0.8, 4))
+    model.compile(optimizer=optim.make_optimizer(1e-2, 64, 0.8, 4),
+                  loss=optim.summed_binary_crossentropy)
     callback = ema.ExponentialMovingAverage(start_step=1, gamma=0.5)
     callback.set_model(model)
     with pytest.raises(RuntimeError):

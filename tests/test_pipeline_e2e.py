@@ -22,10 +22,10 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from components.blessing_gate import executor as gate_executor
 from components.validation_gate.executor import DataValidationError
 from pipeline.metrics import candidate_metrics
-from pipeline import configs, lineage
+from pipeline import batch_predict, configs, lineage
 from pipeline.pipeline import create_pipeline
 from tests.conftest import make_record, write_records
-from yt8m import eval_util, features, synthetic
+from yt8m import eval_util, features, reader, synthetic
 
 FAMILY = 'dbof'
 # One family of each kind trains at the tiny preset inside the one DAG: an
@@ -167,6 +167,27 @@ def test_final_ensemble_holds_every_member_and_averages_them(pipeline_run):
         member_out = tf.saved_model.load(member).signatures['serving_default'](examples=records)
         expected += weight * member_out[features.PROBABILITIES].numpy()
     np.testing.assert_allclose(ensemble[features.PROBABILITIES].numpy(), expected, atol=1e-5)
+
+
+def test_submission_of_the_pushed_ensemble_scores_the_evaluators_gap(pipeline_run):
+    """Batch prediction with the final artifact, in the Kaggle format, scored."""
+    tmp, data_root = pipeline_run
+    output = str(tmp / 'submission.csv')
+    batch_predict.predict(str(data_root / 'validate*.tfrecord'),
+                          str(tmp / 'serving_model' / configs.serving_model_name('ensemble')),
+                          output, batch_size=16)
+    rows = batch_predict.read_submission(output)
+    videos = [video for path in sorted(glob.glob(str(data_root / 'validate*.tfrecord')))
+              for video in reader.read_videos(path)]
+    assert len(rows) == len(videos)
+    predictions = np.zeros((len(videos), features.NUM_CLASSES))
+    for row, video in enumerate(videos):
+        classes, scores = rows[video[features.VIDEO_ID].decode()]
+        assert len(classes) == features.TOP_K and np.all(np.diff(scores) <= 0)
+        predictions[row, classes] = scores
+    labels = np.stack([video[features.LABELS_MULTI_HOT] for video in videos])
+    assert eval_util.gap_at_k(predictions, labels) == pytest.approx(_gap(tmp, 'ensemble'),
+                                                                   abs=1e-4)
 
 
 def test_report_and_lineage(pipeline_run, capsys):

@@ -143,13 +143,20 @@ def decode_videos(raw: RawFeatures) -> Dict[str, tf.Tensor]:
     }
 
 
-def _check_structure(record: bytes, path: str, index: int) -> None:
-    """Rejects records that are not frame-level SequenceExamples, naming them."""
+def check_record(record: bytes, path: str, index: int) -> tf.train.SequenceExample:
+    """Rejects records that are not frame-level SequenceExamples, naming them.
+
+    Returns the parsed record, so callers that need its `id` parse it once.
+    """
     where = f'{path}, record {index}'
     try:
         example = tf.train.SequenceExample.FromString(record)
     except Exception as err:  # protobuf DecodeError
         raise BadRecordError(f'{where}: not a tf.SequenceExample ({err})') from None
+    ids = example.context.feature[features.ID].bytes_list.value \
+        if features.ID in example.context.feature else []
+    if ids:
+        where += f' (video id {ids[0].decode("utf-8", errors="replace")!r})'
     lists = example.feature_lists.feature_list
     if features.RGB not in lists or features.AUDIO not in lists:
         hint = (' (looks like a video-level tf.Example)'
@@ -181,6 +188,7 @@ def _check_structure(record: bytes, path: str, index: int) -> None:
     if n_rgb > features.MAX_FRAMES:
         logger.warning('%s: %d frames, truncated to %d', where, n_rgb,
                        features.MAX_FRAMES)
+    return example
 
 
 def iter_records(path: str) -> Iterator[bytes]:
@@ -204,7 +212,7 @@ def read_videos(path: str) -> Iterator[Dict[str, np.ndarray]]:
     float32 and ``num_frames``. An empty file yields nothing (valid).
     """
     for index, record in enumerate(iter_records(path)):
-        _check_structure(record, path, index)
+        check_record(record, path, index)
         decoded = decode_videos(parse_serialized(tf.constant([record])))
         labels = np.flatnonzero(decoded[features.LABELS_MULTI_HOT][0].numpy())
         yield {

@@ -24,7 +24,7 @@ from tfx.utils import path_utils
 
 from components.distiller import executor as executor_lib
 from components.distiller import teacher_scores as scores_lib
-from components.distiller import testdata
+from tests import component_inputs as testdata
 from components.distiller.component import TeacherScores
 from models import optim
 from trainer.run_fn import SUMMARY_FILE

@@ -21,12 +21,7 @@ from tfx.types.artifact import Artifact
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.report import executor
-from models.registry import FAMILIES
-from pipeline.configs import MAX_DISTILL_LEVELS
-
-# Members a report can show: every family, and the pipeline's later artifacts.
-MEMBER_NAMES = ('prior',) + tuple(FAMILIES) + ('ensemble',) + tuple(
-    f'student_{level}' for level in range(1, MAX_DISTILL_LEVELS + 1))
+from components.report.members import MEMBER_NAMES
 MEMBER_INPUTS: Dict[str, type] = {
     'model': standard_artifacts.Model,
     'model_run': standard_artifacts.ModelRun,

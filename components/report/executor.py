@@ -16,6 +16,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components import io_utils
+from components.report.members import MEMBER_NAMES
 from pipeline.metrics import candidate_metrics
 from trainer.run_fn import SUMMARY_FILE
 from yt8m import features, vocabulary
@@ -173,7 +174,6 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
-        from components.report.component import MEMBER_NAMES
         report = artifact_utils.get_single_instance(output_dict['report'])
         examples = artifact_utils.get_single_instance(input_dict['examples'])
         rows = [member_row(name, input_dict) for name in MEMBER_NAMES

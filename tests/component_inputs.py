@@ -1,4 +1,4 @@
-"""Small real inputs for the Distiller's tests and benchmark (no pipeline run).
+"""Small real component inputs for tests and benchmarks (no pipeline run).
 
 `make_inputs(root, num_videos)` writes generated YouTube-8M records as an
 Examples artifact (GZIP TFRecords under Split-train/Split-eval, SequenceExample
@@ -18,8 +18,8 @@ from tfx.utils import path_utils
 
 from yt8m import synthetic
 
-SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), 'yt8m', 'schema.pbtxt')
+SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'yt8m', 'schema.pbtxt')
 
 
 def artifact(cls, uri):
