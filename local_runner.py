@@ -25,11 +25,12 @@ import logging
 import sys
 import tempfile
 import time
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
 from pipeline import configs
+from pipeline.options import RunOptions, split_beam_args
 from pipeline.pipeline import check_families, create_pipeline
 from yt8m import reader
 
@@ -43,49 +44,19 @@ DEFAULT_BEAM_ARGS = ['--direct_running_mode=in_memory', '--direct_num_workers=1'
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    argv = list(argv)
-    beam_args: List[str] = []
-    if '--' in argv:
-        split = argv.index('--')
-        argv, beam_args = argv[:split], argv[split + 1:]
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    argv, beam_args = split_beam_args(argv)
+    parser = argparse.ArgumentParser(description='Run the pipeline locally.')
     parser.add_argument('--data-root', help='folder of YouTube-8M train*/validate* '
                         '.tfrecord files (default: generated synthetic data)')
     parser.add_argument('--output-root', default='outputs', help='where everything lands')
-    parser.add_argument('--families', default=','.join(configs.DEFAULT_FAMILIES),
-                        help='comma-separated model families')
-    parser.add_argument('--epochs', type=float, default=configs.EPOCHS,
-                        help='training budget in passes over the train split (each '
-                             'model stops earlier when eval GAP@20 stalls)')
-    parser.add_argument('--train-examples', type=int, default=0,
-                        help='training budget in examples (overrides --epochs)')
-    parser.add_argument('--batch-size', type=int, default=configs.BATCH_SIZE)
-    parser.add_argument('--patience', type=int, default=3,
-                        help='stop after this many evaluations without a GAP@20 gain (0: off)')
     parser.add_argument('--videos', type=int, default=configs.DEFAULT_VIDEOS,
                         help='size of the generated default data set')
-    parser.add_argument('--preset', default=configs.DEFAULT_PRESET,
-                        help='model size preset: tiny, small or seed')
-    parser.add_argument('--ema-steps', type=int, default=0,
-                        help='EMA weight-averaging steps after the main training (0: off)')
-    parser.add_argument('--size-budget-bytes', type=int, default=configs.SIZE_BUDGET_BYTES,
-                        help='the ensemble graph must be smaller than this on disk')
-    parser.add_argument('--choose-subset', action='store_true',
-                        help='over budget: keep the best subset of members that fits')
-    parser.add_argument('--quantization', default=configs.QUANTIZATION_MODE,
-                        choices=['uniform', 'per_channel', 'kmeans', 'float16', 'none'],
-                        help='how ensemble members are quantized')
-    parser.add_argument('--distill', default=','.join(configs.DISTILL_FAMILIES),
-                        help="student family per distillation level, e.g. 'dbof,netvlad' "
-                             "(the ensemble teaches level 1); 'none' to skip")
-    parser.add_argument('--gap-floor', type=float, default=configs.GAP_FLOOR)
-    parser.add_argument('--min-gain-over-prior', type=float,
-                        default=configs.MIN_GAIN_OVER_PRIOR,
-                        help='blessing needs GAP@20 >= the label prior\'s + this')
     parser.add_argument('--no-cache', action='store_true', help='re-run every component')
+    RunOptions.add_arguments(parser)
     args = parser.parse_args(argv)
     args.beam_args = beam_args or DEFAULT_BEAM_ARGS
-    args.families = [f.strip() for f in args.families.split(',') if f.strip()]
+    args.options = RunOptions.from_args(args)
+    args.families = list(args.options.families)
     return args
 
 
@@ -109,21 +80,6 @@ def ensure_default_data(output_root: str, videos: int) -> str:
     with tf.io.gfile.GFile(os.path.join(data_root, '_SUCCESS'), 'w') as f:
         f.write('ok\n')
     return data_root
-
-
-def training_examples(data_root: str, epochs: float, has_validate_files: bool) -> int:
-    """`epochs` passes over the train split, counted from the train files' records.
-
-    Counting reads the records without parsing them (seconds for the default
-    data); for the full release pass --train-examples instead.
-    """
-    files = reader.list_split_files(data_root, 'train')
-    videos = int(tf.data.TFRecordDataset(files).reduce(0, lambda count, _: count + 1))
-    if not has_validate_files:   # the hash split keeps 9 of 10 buckets for training
-        videos = videos * (configs.HASH_SPLIT_TOTAL_BUCKETS - configs.HASH_SPLIT_EVAL_BUCKETS
-                           ) // configs.HASH_SPLIT_TOTAL_BUCKETS
-    logger.info('Budget: %g epochs x %d training videos', epochs, videos)
-    return max(1, int(round(epochs * videos)))
 
 
 def check_output_root(output_root: str) -> None:
@@ -159,22 +115,16 @@ def main(argv: Sequence[str]) -> int:
                  else ensure_default_data(output_root, args.videos))
     reader.list_split_files(data_root, 'train')   # clear error before any work
     has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
-    train_examples = args.train_examples or training_examples(data_root, args.epochs,
-                                                              has_validate)
+    options = args.options
+    train_examples = options.resolve_train_examples(data_root, has_validate,
+                                                    default_epochs=configs.EPOCHS)
 
     serving_model_dir = os.path.join(output_root, 'serving_model')
     report_dir = os.path.join(output_root, 'report')
     pipeline = create_pipeline(
         pipeline_root=os.path.join(output_root, 'pipeline_root'),
         data_root=data_root, serving_model_dir=serving_model_dir, report_dir=report_dir,
-        families=families, has_validate_files=has_validate,
-        train_examples=train_examples, batch_size=args.batch_size, gap_floor=args.gap_floor,
-        min_gain_over_prior=args.min_gain_over_prior,
-        training_options={'preset': args.preset, 'ema_steps': args.ema_steps,
-                          'patience': args.patience},
-        size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
-        quantization_mode=None if args.quantization == 'none' else args.quantization,
-        distill_families=[] if args.distill == 'none' else args.distill.split(','),
+        has_validate_files=has_validate, **options.pipeline_kwargs(train_examples),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             os.path.join(output_root, 'metadata', 'metadata.db')),
         beam_pipeline_args=args.beam_args, enable_cache=not args.no_cache)
@@ -182,7 +132,7 @@ def main(argv: Sequence[str]) -> int:
     LocalDagRunner().run(pipeline)
     logger.info('Pipeline finished in %.0f s', time.time() - started)
     print(f'\nReport:        {newest_child(report_dir)}/report.md')
-    students = [] if args.distill == 'none' else args.distill.split(',')
+    students = options.distill
     for family in [*families, 'ensemble', *(f'student_{i}' for i in range(1, len(students) + 1))]:
         pushed = newest_child(os.path.join(serving_model_dir, configs.serving_model_name(family)))
         print(f'Pushed {family:8s} {pushed or "(not pushed: not blessed)"}')

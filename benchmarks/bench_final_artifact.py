@@ -24,6 +24,7 @@ step's own (Python and TensorFlow included, about 0.6 GB).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import multiprocessing
@@ -151,10 +152,14 @@ def main() -> None:
     parser.add_argument('--budget-bytes', type=int, default=1_000_000_000)
     parser.add_argument('--mode', default='uniform')
     parser.add_argument('--name', default=None, help='results file name')
+    parser.add_argument('--work-dir', default=None,
+                        help='keep the models here (default: a temporary folder)')
     args = parser.parse_args()
     families = args.families.split(',')
 
-    with tempfile.TemporaryDirectory() as root:
+    with (contextlib.nullcontext(args.work_dir) if args.work_dir
+          else tempfile.TemporaryDirectory()) as root:
+        os.makedirs(root, exist_ok=True)
         records_path = os.path.join(root, 'videos.tfrecord')
         in_child(write_records, records_path, args.videos)
         members = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import List
 
 import tensorflow as tf
 
@@ -22,3 +23,18 @@ def tree_bytes(path: str) -> int:
     """Total bytes of the files under `path`: a model's size on disk."""
     return sum(tf.io.gfile.stat(os.path.join(directory, name)).length
                for directory, _, files in tf.io.gfile.walk(path) for name in files)
+
+
+def split_records(examples_uri: str, split: str, limit: int) -> List[bytes]:
+    """Up to `limit` serialized records of one split of an Examples artifact.
+
+    Read through tf.io.gfile, so a gs:// (or any TF filesystem) pipeline root
+    works; stdlib glob would see no files there.
+    """
+    if limit <= 0:
+        return []
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{split}', '*.gz')))
+    if not files:
+        return []
+    dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').take(limit)
+    return [record.numpy() for record in dataset]

@@ -9,6 +9,8 @@ import pathlib
 from components.report.members import MAX_STUDENTS
 
 PIPELINE_NAME = 'yt8m'
+# The packages whose code the fingerprint covers (everything the pipeline runs).
+CODE_PACKAGES = ('yt8m', 'trainer', 'models', 'components', 'pipeline')
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 # Families trained by default; every name of models.registry.FAMILIES works.
@@ -32,6 +34,10 @@ MAX_GAP_REGRESSION = 0.01
 # The final artifact: one graph holding every member, under a size budget
 # (the 2018 challenge's 1 GB), member weights fitted on the eval split.
 SIZE_BUDGET_BYTES = 1_000_000_000
+# Flawed input records: 'fail' stops before training and lists them; 'skip'
+# quarantines them and goes on unless they exceed MAX_BAD_FRACTION of all.
+BAD_RECORDS = 'fail'
+MAX_BAD_FRACTION = 0.01
 # Members enter the ensemble quantized the seed's way (uint8 + 256 levels per
 # variable of >= 17,000 elements); None keeps them float32.
 QUANTIZATION_MODE = 'uniform'
@@ -72,15 +78,30 @@ def serving_model_name(family: str) -> str:
 
 
 def code_fingerprint() -> str:
-    """Hash of the code that Transform and Trainer run.
+    """Hash of all of the project's code (.py and .pbtxt of every package).
 
     User code is referenced by dotted path from the installed package, so TFX
-    would not notice an edit; this hash goes into their custom_config and so
-    into the cache key, and an edit re-runs them.
+    would not notice an edit; this hash goes into the custom_config of
+    Transform, the Trainers and the Distillers (so into their cache keys: an
+    edit re-runs them) and into ML Metadata, where `pipeline.lineage` shows it.
     """
     digest = hashlib.sha256()
-    for package in ('yt8m', 'trainer', 'models'):
+    for package in CODE_PACKAGES:
         for path in sorted((PROJECT_DIR / package).rglob('*')):
             if path.suffix in ('.py', '.pbtxt'):
+                digest.update(str(path.relative_to(PROJECT_DIR)).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def project_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version('yt8m-tfx')
+    except metadata.PackageNotFoundError:
+        return 'unknown'
+
+
+def code_identity() -> dict:
+    """What a run records about its code: the project version and the code hash."""
+    return {'code_fingerprint': code_fingerprint(), 'project_version': project_version()}

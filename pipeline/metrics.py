@@ -11,7 +11,7 @@ metrics; the combiners only carry bounded numpy state between workers.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable
 
 import apache_beam as beam
 import numpy as np

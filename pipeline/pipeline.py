@@ -1,6 +1,6 @@
 """The YouTube-8M TFX pipeline: one factory that every runner and test calls.
 
-ImportExampleGen -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
+YT8MExampleGen (every record checked) -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
 ValidationGate -> Transform -> LabelPrior -> Evaluator.prior (the floor) and
 Trainer.<family> (one per family) -> Quantizer.<family> -> EnsembleBuilder
 (one size-checked graph) -> BaselineLookup/Evaluator/BlessingGate/Pusher per
@@ -18,7 +18,6 @@ from typing import Dict, List, Optional, Sequence
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx.components.evaluator.component import Evaluator
-from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
 from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.pusher.component import Pusher
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
@@ -36,6 +35,7 @@ from components.label_prior.component import LabelPrior
 from components.quantizer.component import Quantizer
 from components.report.component import Report
 from components.validation_gate.component import ValidationGate
+from components.yt8m_example_gen.component import YT8MExampleGen
 from models import registry
 from pipeline import configs
 from yt8m import features
@@ -138,19 +138,22 @@ def label_prior_nodes(examples, schema, transform_graph) -> dict:
             'evaluation': evaluator.outputs['evaluation']}
 
 
-def data_validation_nodes(data_root: str, has_validate_files: bool, schema_file: str) -> dict:
-    """ImportExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, ValidationGate."""
+def data_validation_nodes(data_root: str, has_validate_files: bool, schema_file: str,
+                          bad_records: str = configs.BAD_RECORDS,
+                          max_bad_fraction: float = configs.MAX_BAD_FRACTION) -> dict:
+    """YT8MExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, ValidationGate."""
     input_config, output_config = example_gen_input_config(has_validate_files)
-    example_gen = ImportExampleGen(
+    example_gen = YT8MExampleGen(
         input_base=data_root, input_config=input_config, output_config=output_config,
-        payload_format=example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE)
+        bad_records=bad_records, max_bad_fraction=max_bad_fraction)
     examples = example_gen.outputs['examples']
     statistics_gen = StatisticsGen(examples=examples)
     schema_gen = ImportSchemaGen(schema_file=schema_file)
     schema = schema_gen.outputs['schema']
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema)
-    validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'])
+    validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'],
+                                     examples=examples)
     return {'nodes': [example_gen, statistics_gen, schema_gen, example_validator,
                       validation_gate],
             'examples': examples, 'schema': schema, 'gate': validation_gate}
@@ -175,6 +178,8 @@ def create_pipeline(
     quantization_mode: Optional[str] = configs.QUANTIZATION_MODE,
     distill_families: Sequence[str] = configs.DISTILL_FAMILIES,
     schema_file: str = configs.SCHEMA_FILE,
+    bad_records: str = configs.BAD_RECORDS,
+    max_bad_fraction: float = configs.MAX_BAD_FRACTION,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
@@ -185,14 +190,15 @@ def create_pipeline(
         check_families(distill_families)
         if len(distill_families) > configs.MAX_DISTILL_LEVELS:
             raise ValueError(f'at most {configs.MAX_DISTILL_LEVELS} distillation levels')
-    fingerprint = {'code_fingerprint': configs.code_fingerprint()}
+    fingerprint = configs.code_identity()
     if train_examples < 1 or batch_size < 1:
         raise ValueError(f'train_examples={train_examples} and batch_size={batch_size} '
                          'must be >= 1')
     # The budget travels in examples; TFX's TrainArgs gets the same budget in steps.
     train_steps = -(-train_examples // batch_size)
     budget = {'train_examples': train_examples, 'batch_size': batch_size}
-    data = data_validation_nodes(data_root, has_validate_files, schema_file)
+    data = data_validation_nodes(data_root, has_validate_files, schema_file,
+                                 bad_records, max_bad_fraction)
     examples, schema = data['examples'], data['schema']
     # materialize=False: float frames would be ~4x the raw records; the
     # trainer applies the transform graph itself.
@@ -264,6 +270,13 @@ def create_pipeline(
                                'model_run': distiller.outputs['model_run'], **evaluated}
         teacher = distiller.outputs['model']
 
+    # No half-results: every push waits until every model of the run is built
+    # and judged, so a run that fails on the way (an ensemble over budget, a
+    # Distiller that breaks) pushes nothing.
+    gates = [node for node in nodes if node.id.startswith('BlessingGate.')]
+    for pusher in (node for node in nodes if node.id.startswith('Pusher.')):
+        for gate in gates:
+            pusher.add_upstream_node(gate)
     nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
     return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=nodes,

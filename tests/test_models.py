@@ -8,7 +8,6 @@ import functools
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tf_keras as keras
 
 from models import ema, layers, optim

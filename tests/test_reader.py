@@ -65,7 +65,7 @@ def _read_all(path):
 @pytest.mark.parametrize('kwargs, message', [
     (dict(rgb_size=1000), 'rgb frame 0 has byte lengths [1000], expected one value of 1024'),
     (dict(audio_size=129), 'audio frame 0 has byte lengths [129]'),
-    (dict(labels=(3862,)), 'labels [3862] outside [0, 3862)'),
+    (dict(labels=(3862,)), 'labels [3862] outside the 3862 classes [0, 3862)'),
     (dict(labels=(-1,)), 'labels [-1] outside'),
     (dict(num_frames=0), 'zero frames'),
     (dict(num_frames=3, audio_frames=2), '3 rgb frames but 2 audio frames'),
@@ -120,8 +120,9 @@ def test_truncated_and_corrupted_files(tmp_path):
     flipped = bytearray(good)
     flipped[200] ^= 0xFF
     corrupted.write_bytes(bytes(flipped))
-    for path in (truncated, corrupted):
-        with pytest.raises(reader.BadRecordError, match='truncated or corrupted') as err:
+    for path, message in ((truncated, r'record 1 \(byte offset \d+\): truncated file'),
+                          (corrupted, r'record 0 \(byte offset 0\): corrupted record')):
+        with pytest.raises(reader.BadRecordError, match=message) as err:
             _read_all(path)
         assert str(path) in str(err.value)
 

@@ -1,6 +1,6 @@
 """The curated schema on real YouTube-8M bytes, through the real components.
 
-ImportExampleGen (train files only: eval split by a hash of `id`),
+YT8MExampleGen (train files only: eval split by a hash of `id`),
 StatisticsGen, ImportSchemaGen, ExampleValidator and ValidationGate run on the
 committed real records; no anomaly may stop the run.
 """
@@ -31,5 +31,5 @@ def test_real_records_pass_the_curated_schema(tmp_path):
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(tmp_path / 'metadata.db')),
         beam_pipeline_args=['--direct_num_workers=1']))
-    splits = glob.glob(str(tmp_path / 'root' / 'ImportExampleGen' / 'examples' / '*' / 'Split-*'))
+    splits = glob.glob(str(tmp_path / 'root' / 'YT8MExampleGen' / 'examples' / '*' / 'Split-*'))
     assert {p.rsplit('-', 1)[-1] for p in splits} == {'train', 'eval'}

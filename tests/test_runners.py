@@ -1,6 +1,11 @@
 """Runner-level bad input and the Kubeflow v2 compile."""
 
+import http.server
 import json
+import re
+import subprocess
+import sys
+import threading
 
 import pytest
 import yaml
@@ -59,3 +64,127 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(tmp_path):
     # Open-source KFP v2 cannot run TFX Resolver nodes (importer tasks are fine).
     assert not any('resolver' in name.lower() for name in tasks)
     assert json.dumps(spec_dict).count('LatestBlessedModel') == 0
+    # The pod entrypoint rebuilds custom artifact types from their schema title
+    # (tfx kubeflow_v2_entrypoint_utils._retrieve_class_path): import them the
+    # same way, in a fresh process.
+    titles = sorted(set(re.findall(r'title: (yt8m\.\w+)', output.read_text())))
+    assert titles == ['yt8m.RunReport', 'yt8m.TeacherScores']
+    code = ('import sys; from tfx.utils import import_utils; '
+            'print(*[import_utils.import_class_by_path(t).TYPE_NAME for t in sys.argv[1:]])')
+    imported = subprocess.run([sys.executable, '-c', code, *titles], capture_output=True,
+                              text=True, check=True, cwd=tmp_path)
+    assert imported.stdout.split() == titles
+
+
+def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
+    """A run that fails on the way pushes nothing: each Pusher follows every BlessingGate."""
+    from pipeline.pipeline import create_pipeline
+    pipeline = create_pipeline(
+        pipeline_root=str(tmp_path / 'root'), data_root=str(tmp_path / 'data'),
+        serving_model_dir=str(tmp_path / 'serving'), report_dir=str(tmp_path / 'report'),
+        families=('dbof', 'netvlad'), distill_families=('dbof',))
+    nodes = {node.id: node for node in pipeline.components}
+    gates = {name for name in nodes if name.startswith('BlessingGate.')}
+    pushers = [node for name, node in nodes.items() if name.startswith('Pusher.')]
+    assert len(gates) == len(pushers) == 4
+    for pusher in pushers:
+        assert gates <= {node.id for node in pusher.upstream_nodes}, pusher.id
+
+
+def test_both_runners_take_one_configuration(tmp_path):
+    """The same flags mean the same pipeline, locally and compiled for Kubeflow."""
+    shared = ['--families', 'dbof', '--preset', 'seed', '--quantization', 'float16',
+              '--size-budget-bytes', '5000000', '--choose-subset', '--ema-steps', '7',
+              '--bad-records', 'skip', '--max-bad-fraction', '0.05',
+              '--distribution', 'mirrored', '--distill', 'none', '--train-examples', '640']
+    output = tmp_path / 'pipeline.yaml'
+    local = local_runner.parse_args(shared)
+    compiled = kubeflow_runner.parse_args(shared + ['--output', str(output)])
+    assert local.options == compiled.options
+    assert local.options.preset == 'seed' and local.options.bad_records == 'skip'
+    resources = tmp_path / 'resources.json'
+    resources.write_text(json.dumps({
+        'Trainer.dbof': {'gpu_type': 'nvidia-tesla-t4', 'gpu_count': 2},
+        'EnsembleBuilder': {'memory_gb': 48}}))
+    kubeflow_runner.main(shared + ['--output', str(output), '--resources', str(resources)])
+    spec = yaml.safe_load(output.read_text())
+    tasks = spec['root']['dag']['tasks']
+
+    def container(name):
+        label = spec['components'][tasks[name]['componentRef']['name']]['executorLabel']
+        return spec['deploymentSpec']['executors'][label]['container']
+    # Per-node resources: the file's entries over the defaults (pipeline/resources.py).
+    trainer = container('Trainer.dbof')['resources']
+    assert trainer['cpuLimit'] == 8 and trainer['memoryLimit'] == 32
+    assert trainer['accelerator'] == {'type': 'nvidia-tesla-t4', 'count': '2'}
+    assert container('EnsembleBuilder')['resources']['memoryLimit'] == 48
+    assert 'resources' not in container('StatisticsGen')
+
+    def task_inputs(name):
+        return json.dumps(tasks[name]['inputs'])
+    assert '\\"preset\\": \\"seed\\"' in task_inputs('Trainer.dbof')
+    assert '\\"distribution\\": \\"mirrored\\"' in task_inputs('Trainer.dbof')
+    assert '\\"ema_steps\\": 7' in task_inputs('Trainer.dbof')
+    assert 'float16' in task_inputs('Quantizer.dbof')
+    assert '5000000' in task_inputs('EnsembleBuilder')
+    assert 'skip' in task_inputs('YT8MExampleGen') and '0.05' in task_inputs('YT8MExampleGen')
+    assert not any(name.startswith('Distiller') for name in tasks)
+
+
+class _KfpApiStub(http.server.BaseHTTPRequestHandler):
+    """Just enough of the KFP v2beta1 REST API for kfp.Client to submit a run."""
+    requests: list = []
+
+    def _reply(self, body):
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.requests.append(('GET', self.path, None))
+        if 'healthz' in self.path:
+            self._reply({'multi_user': False})
+        elif '/experiments' in self.path:
+            self._reply({'experiments': [], 'total_size': 0})
+        else:
+            self._reply({'run_id': 'run-1', 'display_name': 'x'})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])) or b'{}')
+        self.requests.append(('POST', self.path, body))
+        if '/experiments' in self.path:
+            self._reply({'experiment_id': 'exp-1', 'display_name': body.get('display_name')})
+        else:
+            self._reply({'run_id': 'run-1', 'display_name': body.get('display_name'),
+                         'experiment_id': 'exp-1'})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_submit_sends_the_compiled_spec_unchanged_with_its_root(tmp_path):
+    output = tmp_path / 'pipeline.yaml'
+    kubeflow_runner.main(['--output', str(output), '--pipeline-root', 'gs://bucket/yt8m',
+                          '--data-root', 'gs://bucket/frame', '--families', 'dbof',
+                          '--distill', 'none', '--train-examples', '64'])
+    written = output.read_bytes()
+    spec = yaml.safe_load(written)
+    assert spec['defaultPipelineRoot'] == 'gs://bucket/yt8m'
+    server = http.server.HTTPServer(('127.0.0.1', 0), _KfpApiStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _KfpApiStub.requests = []
+        kubeflow_runner.main(['--submit-spec', str(output),
+                              '--host', f'http://127.0.0.1:{server.server_port}'])
+    finally:
+        server.shutdown()
+    assert output.read_bytes() == written          # submitting does not recompile
+    (run,) = [body for method, path, body in _KfpApiStub.requests
+              if method == 'POST' and path.endswith('/runs')]
+    assert run['pipeline_spec'] == spec
+    assert run['runtime_config']['pipeline_root'] == 'gs://bucket/yt8m'
+    assert run['runtime_config'].get('parameters', {}) == {}

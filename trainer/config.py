@@ -70,7 +70,8 @@ class TrainingConfig:
     def from_custom_config(cls, custom_config: Optional[Mapping[str, Any]]) -> 'TrainingConfig':
         known = {field.name for field in dataclasses.fields(cls)}
         given = dict(custom_config or {})
-        given.pop('code_fingerprint', None)   # only part of the cache key
+        for key in ('code_fingerprint', 'project_version'):   # lineage and cache key only
+            given.pop(key, None)
         unknown = sorted(set(given) - known)
         if unknown:
             raise ValueError(f'unknown training options {unknown}; known: {sorted(known)}')

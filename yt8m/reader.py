@@ -25,7 +25,7 @@ from typing import Dict, Iterator
 import numpy as np
 import tensorflow as tf
 
-from yt8m import features
+from yt8m import features, integrity
 
 logger = logging.getLogger(__name__)
 
@@ -144,64 +144,32 @@ def decode_videos(raw: RawFeatures) -> Dict[str, tf.Tensor]:
 
 
 def check_record(record: bytes, path: str, index: int) -> tf.train.SequenceExample:
-    """Rejects records that are not frame-level SequenceExamples, naming them.
+    """Rejects records that are not valid frame-level videos, naming file, record and id.
 
+    The checks are `integrity.find_problem`'s, the same ones ingestion runs.
     Returns the parsed record, so callers that need its `id` parse it once.
     """
-    where = f'{path}, record {index}'
-    try:
-        example = tf.train.SequenceExample.FromString(record)
-    except Exception as err:  # protobuf DecodeError
-        raise BadRecordError(f'{where}: not a tf.SequenceExample ({err})') from None
-    ids = example.context.feature[features.ID].bytes_list.value \
-        if features.ID in example.context.feature else []
-    if ids:
-        where += f' (video id {ids[0].decode("utf-8", errors="replace")!r})'
-    lists = example.feature_lists.feature_list
-    if features.RGB not in lists or features.AUDIO not in lists:
-        hint = (' (looks like a video-level tf.Example)'
-                if features.RGB in example.context.feature or
-                'mean_rgb' in example.context.feature else '')
-        raise BadRecordError(
-            f'{where}: no rgb/audio feature lists; not a frame-level '
-            f'SequenceExample{hint}')
-    if features.ID not in example.context.feature:
-        raise BadRecordError(f'{where}: context feature "id" is missing')
-    n_rgb, n_audio = len(lists[features.RGB].feature), len(lists[features.AUDIO].feature)
-    if n_rgb == 0:
-        raise BadRecordError(f'{where}: video has zero frames')
-    if n_rgb != n_audio:
-        raise BadRecordError(f'{where}: {n_rgb} rgb frames but {n_audio} audio frames')
-    for name, size in features.FEATURE_SIZES.items():
-        for frame_index, frame in enumerate(lists[name].feature):
-            values = frame.bytes_list.value
-            if len(values) != 1 or len(values[0]) != size:
-                got = [len(v) for v in values]
-                raise BadRecordError(
-                    f'{where}: {name} frame {frame_index} has byte lengths {got}, '
-                    f'expected one value of {size} bytes (wrong feature size)')
-    labels = example.context.feature[features.LABELS].int64_list.value
-    bad = [label for label in labels if not 0 <= label < features.NUM_CLASSES]
-    if bad:
-        raise BadRecordError(
-            f'{where}: labels {bad} outside [0, {features.NUM_CLASSES})')
-    if n_rgb > features.MAX_FRAMES:
-        logger.warning('%s: %d frames, truncated to %d', where, n_rgb,
+    kind, message, video_id, num_frames = integrity.find_problem(record)
+    where = f'{path}, record {index}' + (f' (video id {video_id!r})' if video_id else '')
+    if kind is not None:
+        raise BadRecordError(f'{where}: {message}')
+    if num_frames > features.MAX_FRAMES:
+        logger.warning('%s: %d frames, truncated to %d', where, num_frames,
                        features.MAX_FRAMES)
-    return example
+    return tf.train.SequenceExample.FromString(record)
 
 
 def iter_records(path: str) -> Iterator[bytes]:
-    """Yields raw records of one TFRecord file; corrupt files name themselves."""
+    """Yields raw records of one TFRecord file; a broken file names itself and the offset."""
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f'{path}: no such file')
     try:
-        for record in tf.data.TFRecordDataset(path):
-            yield record.numpy()
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as err:
-        raise BadRecordError(
-            f'{path}: truncated or corrupted TFRecord file ({err.message.splitlines()[0]})'
-        ) from None
+        for _, _, record, problem in integrity.framed_records(path):
+            if problem is not None:
+                raise BadRecordError(problem.describe())
+            yield record
+    except integrity.BrokenFile as err:
+        raise BadRecordError(str(err)) from None
 
 
 def read_videos(path: str) -> Iterator[Dict[str, np.ndarray]]:

@@ -16,15 +16,10 @@ from typing import Any, Dict, Optional
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.artifact import Artifact
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components.artifacts import TeacherScores
 from components.distiller import executor
-
-
-class TeacherScores(Artifact):
-    """A folder with teacher_scores.npz (ids, top-K int16 classes, float16 scores)."""
-    TYPE_NAME = 'yt8m.TeacherScores'
 
 
 class DistillerSpec(types.ComponentSpec):

@@ -60,14 +60,9 @@ def rebuild_model(source_dir: str, family: str, preset: str):
 
 def eval_records(examples: Optional[types.Artifact], limit: int) -> List[bytes]:
     """Up to `limit` serialized records of the Examples artifact's eval split."""
-    if examples is None or limit <= 0:
+    if examples is None:
         return []
-    split_dir = artifact_utils.get_split_uri([examples], 'eval')
-    files = sorted(tf.io.gfile.glob(os.path.join(split_dir, '*.gz')))
-    if not files:
-        return []
-    dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').take(limit)
-    return [record.numpy() for record in dataset]
+    return io_utils.split_records(examples.uri, 'eval', limit)
 
 
 def _predict(signature, records: List[bytes], batch_size: int = 64) -> np.ndarray:

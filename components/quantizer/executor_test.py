@@ -218,3 +218,4 @@ def test_kmeans_levels_beat_uniform_on_heavy_tails():
 def test_unknown_mode_rejected():
     with pytest.raises(ValueError, match='unknown mode'):
         quantize.quantize_array(np.zeros(3, np.float32), 'int4')
+

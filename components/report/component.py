@@ -17,9 +17,9 @@ from typing import Dict, Mapping
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.artifact import Artifact
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components.artifacts import RunReport
 from components.report import executor
 from components.report.members import MEMBER_NAMES
 MEMBER_INPUTS: Dict[str, type] = {
@@ -30,11 +30,6 @@ MEMBER_INPUTS: Dict[str, type] = {
     'pushed_model': standard_artifacts.PushedModel,
     'quantized_model': standard_artifacts.Model,
 }
-
-
-class RunReport(Artifact):
-    """A folder with report.md, report.json and gap_vs_size.png."""
-    TYPE_NAME = 'yt8m.RunReport'
 
 
 class ReportSpec(types.ComponentSpec):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import glob
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 from tfx import types
@@ -17,6 +16,8 @@ from tfx.utils import path_utils
 
 from components import io_utils
 from components.report.members import MEMBER_NAMES
+from components.yt8m_example_gen.executor import (
+    QUARANTINE_DIR, SUMMARY_FILE as BAD_RECORDS_FILE, describe as describe_problem)
 from pipeline.metrics import candidate_metrics
 from trainer.run_fn import SUMMARY_FILE
 from yt8m import features, vocabulary
@@ -67,9 +68,7 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
 
 def sample_predictions(model_dir: str, examples_uri: str) -> List[Dict[str, Any]]:
     """Top-3 class names of a few eval videos next to their true labels."""
-    files = sorted(glob.glob(os.path.join(examples_uri, 'Split-eval', '*')))
-    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type='GZIP')
-               .take(SAMPLE_VIDEOS)]
+    records = io_utils.split_records(examples_uri, 'eval', SAMPLE_VIDEOS)
     if not records:
         return []
     names = vocabulary.load_vocabulary()
@@ -96,7 +95,36 @@ def _fmt(value, digits=4):
     return str(value)
 
 
-def render_markdown(rows, samples, sample_model) -> str:
+def input_quality(examples_uri: str) -> Optional[dict]:
+    """The ExampleGen's record check (bad_records.json), if it wrote one."""
+    path = os.path.join(examples_uri, BAD_RECORDS_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        quality = json.load(f)
+    quality['quarantine'] = os.path.join(examples_uri, QUARANTINE_DIR)
+    return quality
+
+
+def render_input_quality(quality: Optional[dict], limit: int = 20) -> List[str]:
+    if not quality:
+        return []
+    lines = ['## Input records', '',
+             f"{quality['records_read']} records read, {quality['bad_records']} flawed and "
+             f"left out, {quality['videos_truncated_to_300_frames']} videos truncated to "
+             f'{features.MAX_FRAMES} frames.', '']
+    if quality['bad_records']:
+        lines += ['| problem | records |', '|---|---|']
+        lines += [f'| {kind} | {count} |' for kind, count in sorted(quality['by_kind'].items())]
+        lines += ['', f"Quarantined (raw bytes, unchanged): `{quality['quarantine']}`", '']
+        lines += [f'- {describe_problem(p)}' for p in quality['listed'][:limit]]
+        if len(quality['listed']) > limit:
+            lines.append(f"- ... {quality['bad_records'] - limit} more in bad_records.md")
+        lines.append('')
+    return lines
+
+
+def render_markdown(rows, samples, sample_model, quality: Optional[dict] = None) -> str:
     lines = ['# YouTube-8M pipeline run report', '',
              f'Generated {datetime.datetime.now().isoformat(timespec="seconds")}.', '',
              '| model | GAP@20 | Hit@1 | PERR | size (MB) | parameters | training (s) '
@@ -115,6 +143,7 @@ def render_markdown(rows, samples, sample_model) -> str:
               'every video): a model is blessed only if it beats that row by the margin.',
               '', '![GAP@20 versus model size](gap_vs_size.png)', '',
               '![eval GAP@20 while training](learning_curves.png)', '']
+    lines += render_input_quality(quality)
     if samples:
         lines += [f'## Sample predictions ({sample_model}, eval split)', '',
                   '| video | true labels | top-3 predictions |', '|---|---|---|']
@@ -181,11 +210,13 @@ class Executor(base_executor.BaseExecutor):
         scored = [r for r in rows if r.get('gap_at_20') is not None and r['member'] != 'prior']
         best = max(scored, key=lambda r: r['gap_at_20']) if scored else None
         samples = sample_predictions(best['model_dir'], examples.uri) if best else []
+        quality = input_quality(examples.uri)
         tf.io.gfile.makedirs(report.uri)
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.md'), 'w') as f:
-            f.write(render_markdown(rows, samples, best['member'] if best else ''))
+            f.write(render_markdown(rows, samples, best['member'] if best else '', quality))
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.json'), 'w') as f:
-            json.dump({'members': rows, 'samples': samples}, f, indent=1, default=str)
+            json.dump({'members': rows, 'samples': samples, 'input_records': quality}, f,
+                      indent=1, default=str)
         plot_gap_versus_size(rows, os.path.join(report.uri, 'gap_vs_size.png'))
         plot_learning_curves(rows, os.path.join(report.uri, 'learning_curves.png'))
         stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')

@@ -7,6 +7,8 @@ failing validation ends the run before any training, with the anomalies
 spelled out.
 """
 
+from typing import Optional
+
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
@@ -17,7 +19,9 @@ from components.validation_gate import executor
 
 class ValidationGateSpec(types.ComponentSpec):
     PARAMETERS = {}
-    INPUTS = {'anomalies': ChannelParameter(type=standard_artifacts.ExampleAnomalies)}
+    INPUTS = {'anomalies': ChannelParameter(type=standard_artifacts.ExampleAnomalies),
+              # Optional: to name example videos showing each anomaly.
+              'examples': ChannelParameter(type=standard_artifacts.Examples, optional=True)}
     OUTPUTS = {}
 
 
@@ -25,5 +29,6 @@ class ValidationGate(base_component.BaseComponent):
     SPEC_CLASS = ValidationGateSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, anomalies: types.BaseChannel):
-        super().__init__(spec=ValidationGateSpec(anomalies=anomalies))
+    def __init__(self, anomalies: types.BaseChannel,
+                 examples: Optional[types.BaseChannel] = None):
+        super().__init__(spec=ValidationGateSpec(anomalies=anomalies, examples=examples))

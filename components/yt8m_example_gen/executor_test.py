@@ -1,0 +1,95 @@
+"""YT8MExampleGen's executor on real files, with real Beam: routing, counts, policy."""
+
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components.yt8m_example_gen import executor
+from tests.conftest import make_record, write_flawed_shards, write_records
+
+
+def _run(data_root, out, policy, max_bad_fraction=0.01):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out)
+    input_config = example_gen_pb2.Input(splits=[
+        example_gen_pb2.Input.Split(name='train', pattern='train*.tfrecord'),
+        example_gen_pb2.Input.Split(name='eval', pattern='validate*.tfrecord')])
+    executor.Executor().Do({}, {'examples': [examples]}, {
+        'input_base': str(data_root),
+        'input_config': proto_utils.proto_to_json(input_config),
+        'output_config': proto_utils.proto_to_json(example_gen_pb2.Output()),
+        'output_data_format': example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE,
+        'output_file_format': example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        'bad_records': policy, 'max_bad_fraction': max_bad_fraction, 'max_listed': 100})
+    return examples
+
+
+def _ids(split_dir):
+    files = glob.glob(os.path.join(split_dir, '*.gz'))
+    return sorted(tf.train.SequenceExample.FromString(r.numpy()).context.feature['id']
+                  .bytes_list.value[0].decode()
+                  for r in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+
+
+@pytest.fixture(scope='module')
+def flawed_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('flawed')
+    write_records(root / 'train0000.tfrecord',
+                  [make_record(f'good{i}'.encode(), seed=i) for i in range(30)])
+    write_records(root / 'validate0000.tfrecord', [make_record(b'eval0')])
+    expected = write_flawed_shards(root)
+    before = {p: open(p, 'rb').read() for p in glob.glob(str(root / '*'))}
+    return root, expected, before
+
+
+def test_skip_keeps_good_records_and_quarantines_the_rest(flawed_root, tmp_path):
+    root, expected, before = flawed_root
+    examples = _run(root, tmp_path / 'out', 'skip', max_bad_fraction=0.5)
+    good = sorted([f'good{i}' for i in range(30)] + ['trunc0', 'long'])
+    assert _ids(tmp_path / 'out' / 'Split-train') == good
+    assert _ids(tmp_path / 'out' / 'Split-eval') == ['eval0']
+    summary = json.load(open(tmp_path / 'out' / executor.SUMMARY_FILE))
+    assert summary['by_kind'] == {kind: 1 for kind in expected}
+    assert summary['videos_truncated_to_300_frames'] == 1
+    assert summary['good_records'] == {'train': 32, 'eval': 1}
+    assert examples.get_int_custom_property('bad_records') == len(expected)
+    for kind, (name, text) in expected.items():
+        (problem,) = [p for p in summary['listed'] if p['kind'] == kind]
+        assert problem['file'].endswith(name)
+        assert text in executor.describe(problem)
+    # Readable flawed records are kept as they were: all but the broken file's tail.
+    quarantined = glob.glob(str(tmp_path / 'out' / executor.QUARANTINE_DIR / '*'))
+    count = sum(1 for _ in tf.data.TFRecordDataset(quarantined))
+    assert count == len(expected) - 1
+    markdown = open(tmp_path / 'out' / executor.MARKDOWN_FILE).read()
+    assert 'video_level_example | 1' in markdown and "video id 'label5000'" in markdown
+    # The data root is untouched.
+    assert {p: open(p, 'rb').read() for p in glob.glob(str(root / '*'))} == before
+
+
+def test_policy_decides_when_to_stop():
+    assert executor.stop_reason(0, 100, 'fail', 0.01) == ''
+    assert 'stops before training' in executor.stop_reason(1, 100, 'fail', 0.5)
+    assert executor.stop_reason(1, 100, 'skip', 0.01) == ''            # exactly 1%: go on
+    assert executor.stop_reason(6, 39, 'skip', 0.01) == (
+        '6 of 39 records are flawed (15.38%), more than the allowed 1.00% '
+        '(bad-records policy "skip", max_bad_fraction).')
+    assert executor.stop_reason(0, 0, 'skip', 0.0) == ''                # empty input
+
+
+def test_fail_names_every_flaw_and_leaves_no_splits(flawed_root, tmp_path):
+    root, expected, _ = flawed_root
+    with pytest.raises(executor.BadDataError) as err:
+        _run(root, tmp_path / 'out', 'skip', max_bad_fraction=0.01)
+    message = str(err.value)
+    assert message.startswith('6 of 39 records are flawed')
+    for name, text in expected.values():
+        assert any(name in line and text in line for line in message.splitlines()), (name, text)
+    assert not glob.glob(str(tmp_path / 'out' / 'Split-*'))
+    assert os.path.exists(tmp_path / 'out' / executor.MARKDOWN_FILE)
