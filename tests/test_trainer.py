@@ -1,5 +1,7 @@
 """Frame sampling, training configuration and EMA export in the trainer."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -114,3 +116,37 @@ def test_label_prior_rejects_out_of_range_labels_and_an_empty_train_split():
         prior.label_ids(make_record(b'bad', labels=(1, 5000)))
     with pytest.raises(ValueError, match='train split holds no videos'):
         prior.frequencies_from_counts(np.zeros(features.NUM_CLASSES), 0)
+
+
+def test_multi_worker_training_both_train_only_the_chief_exports(tmp_path):
+    """Two local worker processes under MultiWorkerMirroredStrategy (TF_CONFIG on localhost)."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    from tests import component_inputs
+
+    examples = component_inputs.make_examples(str(tmp_path), 24, seed=0, top_classes=5)
+    component_inputs.make_transform_graph(str(tmp_path), examples)
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(('localhost', 0))
+            ports.append(s.getsockname()[1])
+    cluster = {'worker': [f'localhost:{port}' for port in ports]}
+    output = tmp_path / 'out'
+    workers = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, '-m', 'tests.multi_worker_child', str(tmp_path), str(output)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    logs = [worker.communicate(timeout=600)[0] for worker in workers]
+    for worker, log in zip(workers, logs):
+        assert worker.returncode == 0, log[-3000:]
+    assert 'Training dbof/tiny' in logs[0] and 'Training dbof/tiny' in logs[1]
+    assert 'Worker worker/1 trained' in logs[1] and 'Exported dbof' in logs[0]
+    assert 'Exported dbof' not in logs[1]
+    assert os.path.exists(output / 'serving' / 'saved_model.pb')

@@ -57,5 +57,12 @@ def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tf
                 inputs[features.FRAMES], inputs[features.NUM_FRAMES])
         return inputs, transformed[features.LABELS_MULTI_HOT]
 
-    return dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+    dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE)
+    # Several workers (MultiWorkerMirroredStrategy) split the batches, not the
+    # files: ExampleGen writes as few as one file per split, and FILE sharding
+    # fails with fewer files than workers.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return dataset.with_options(options)

@@ -16,7 +16,6 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models import ema as ema_lib
@@ -31,7 +30,12 @@ SUMMARY_FILE = 'training_summary.json'
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    """GPUs and clusters come through configuration, not code changes."""
+    """GPUs and clusters come through configuration, not code changes.
+
+    Create it before any other TensorFlow op (datasets included):
+    MultiWorkerMirroredStrategy configures collective ops, which TensorFlow
+    allows only at program start-up.
+    """
     if name == 'mirrored':
         return tf.distribute.MirroredStrategy()
     if name == 'multi_worker':
@@ -39,6 +43,23 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
     if name:
         raise ValueError(f'unknown distribution {name!r}; use "", "mirrored" or "multi_worker"')
     return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the model: the chief, else worker 0, else alone.
+
+    Every worker of a MultiWorkerMirroredStrategy trains (gradients are
+    all-reduced); only one exports and writes the summary and TensorBoard
+    files, so that workers never race on the same output.
+    """
+    resolver = getattr(strategy, 'cluster_resolver', None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type in (None, 'chief'):
+        return True
+    has_chief = 'chief' in resolver.cluster_spec().as_dict()
+    return task_type == 'worker' and task_id == 0 and not has_chief
 
 
 def _compile(model, learning_rate, config: TrainingConfig, decay: bool = True) -> None:
@@ -83,7 +104,8 @@ def label_frequencies(train_ds, examples: int) -> np.ndarray:
 
 
 def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: Optional[int],
-                log_dir: Optional[str] = None):
+                log_dir: Optional[str] = None,
+                strategy: Optional[tf.distribute.Strategy] = None):
     """Trains one model; returns (model, weights to export, summary dict).
 
     `eval_ds` must be finite (one pass over the eval split); at most
@@ -93,7 +115,8 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: Optional
     """
     optim.configure_precision(config.mixed_precision)
     optim.skip_autograph_for_tf_keras()   # first fit: ~60 s of AutoGraph -> ~4 s
-    with distribution_strategy(config.distribution).scope():
+    strategy = strategy or distribution_strategy(config.distribution)
+    with strategy.scope():
         model = registry.build_model(config.family, config.preset)
         _compile(model, config.base_learning_rate, config)
         if config.prior_examples:
@@ -166,8 +189,10 @@ def build_export_model(config: TrainingConfig, weights):
 
 def run_fn(fn_args: FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    strategy = distribution_strategy(config.distribution)   # before any other op
+    chief = is_chief(strategy)
     tf.random.set_seed(config.seed)
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     train_ds = input_pipeline.make_dataset(
         fn_args.train_files, fn_args.data_accessor, tf_transform_output,
         config.batch_size, training=True, seed=config.seed,
@@ -177,7 +202,13 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
         config.batch_size, training=False)
     _, weights, summary = train_model(config, train_ds, eval_ds, fn_args.train_steps,
-                                      log_dir=fn_args.model_run_dir)
+                                      log_dir=fn_args.model_run_dir if chief else None,
+                                      strategy=strategy)
+    if not chief:
+        resolver = strategy.cluster_resolver
+        logger.info('Worker %s/%s trained %d steps; the chief exports', resolver.task_type,
+                    resolver.task_id, summary['steps_run'])
+        return
     export_model = build_export_model(config, weights)
     export.export_serving_model(export_model, tf_transform_output.transform_features_layer(),
                                 fn_args.serving_model_dir)

@@ -34,7 +34,8 @@ from components.distiller import teacher_scores as scores_lib
 from models import presets
 from trainer import export, input_pipeline
 from trainer.config import TrainingConfig
-from trainer.run_fn import SUMMARY_FILE, build_export_model, train_model
+from trainer.run_fn import (
+    SUMMARY_FILE, build_export_model, distribution_strategy, train_model)
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Executor(base_executor.BaseExecutor):
         scores = artifact_utils.get_single_instance(output_dict['teacher_scores'])
 
         config = _training_config(exec_properties)
+        strategy = distribution_strategy(config.distribution)   # before any other op
         lam = float(exec_properties.get('distillation_lambda', 0.5))
         if not 0.0 <= lam <= 1.0:
             raise ValueError(f'distillation_lambda must be in [0, 1], got {lam}')
@@ -122,7 +124,7 @@ class Executor(base_executor.BaseExecutor):
                     config.preset, lam, temperature)
         tf.io.gfile.makedirs(model_run.uri)
         _, weights, summary = train_model(config, train_ds, eval_ds, train_steps,
-                                          log_dir=model_run.uri)
+                                          log_dir=model_run.uri, strategy=strategy)
 
         started = time.time()
         export_model = build_export_model(config, weights)
