@@ -14,7 +14,7 @@ import json
 from typing import Any, Dict, Optional
 
 from tfx import types
-from tfx.dsl.components.base import base_component, executor_spec
+from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
@@ -45,9 +45,9 @@ class DistillerSpec(types.ComponentSpec):
     }
 
 
-class Distiller(base_component.BaseComponent):
+class Distiller(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = DistillerSpec
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, teacher_model: types.BaseChannel, examples: types.BaseChannel,
                  transform_graph: types.BaseChannel, student_family: str,

@@ -19,17 +19,20 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
+
+import apache_beam as beam
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import types
 from tfx.components.trainer.fn_args_utils import DataAccessor
 from tfx.components.util import tfxio_utils
-from tfx.dsl.components.base import base_executor
+from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components.distiller import beam_scoring
 from components.distiller import teacher_scores as scores_lib
 from models import presets
 from trainer import export, input_pipeline
@@ -55,15 +58,29 @@ def data_accessor(examples: types.Artifact) -> DataAccessor:
 
 
 def score_teacher(teacher_dir: str, files: List[str], top_k: int, output_uri: str,
-                  batch_size: int = SCORING_BATCH_SIZE) -> dict:
-    """Teacher top-K over `files` -> `<output_uri>/teacher_scores.npz`; returns costs."""
-    teacher = tf.saved_model.load(teacher_dir)
-    store, costs = scores_lib.score_records(
-        teacher.signatures['serving_default'], scores_lib.record_batches(files, batch_size),
-        top_k)
-    path = scores_lib.save(store, output_uri)
-    costs.update(scores_lib.store_costs(store, path), top_k=top_k, teacher_dir=teacher_dir)
+                  batch_size: int = SCORING_BATCH_SIZE,
+                  make_pipeline: Optional[Callable[[], beam.Pipeline]] = None) -> dict:
+    """Teacher top-K over `files` (a Beam job) -> shards under `output_uri`; returns costs."""
+    started = time.perf_counter()
+    with (make_pipeline() if make_pipeline else beam.Pipeline()) as pipeline:
+        beam_scoring.score_with_beam(pipeline, files, teacher_dir, top_k, output_uri,
+                                     batch_size)
+    seconds = time.perf_counter() - started
+    counts = beam_scoring.counters(pipeline.result)
+    store = scores_lib.load(output_uri)
+    videos = max(1, len(store))
+    inference_seconds = counts.get('inference_ms', 0) / 1000
+    costs = {'num_videos': len(store), 'teacher_seconds': round(seconds, 3),
+             'teacher_inference_seconds': inference_seconds,
+             'teacher_seconds_per_video': inference_seconds / videos,
+             'raw_record_bytes_per_video': counts.get('record_bytes', 0) / videos,
+             'top_k': top_k, 'teacher_dir': teacher_dir}
+    stored = scores_lib.store_bytes(output_uri)
+    costs.update(store_bytes=stored, store_bytes_per_video=stored / videos,
+                 dense_bytes_per_video=scores_lib.features.NUM_CLASSES * 4)
     costs['dense_vs_store_ratio'] = costs['dense_bytes_per_video'] / costs['store_bytes_per_video']
+    logger.info('Teacher scored %d videos in %.1f s (%.2f ms/video inference)', len(store),
+                seconds, 1000 * costs['teacher_seconds_per_video'])
     with tf.io.gfile.GFile(os.path.join(output_uri, COSTS_FILE), 'w') as f:
         json.dump(costs, f, indent=1)
     return costs
@@ -78,7 +95,7 @@ def _training_config(exec_properties: Dict[str, Any]) -> TrainingConfig:
     return TrainingConfig.from_custom_config(options)
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(base_beam_executor.BaseBeamExecutor):
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -103,7 +120,8 @@ class Executor(base_executor.BaseExecutor):
         train_files = split_files(examples, 'train')
         logger.info('Scoring %d train files with teacher %s (top %d)', len(train_files),
                     teacher_dir, top_k)
-        costs = score_teacher(teacher_dir, train_files, top_k, scores.uri)
+        costs = score_teacher(teacher_dir, train_files, top_k, scores.uri,
+                              make_pipeline=self._make_beam_pipeline)
         scores.set_int_custom_property('num_videos', costs['num_videos'])
         scores.set_int_custom_property('top_k', top_k)
         scores.set_string_custom_property('teacher_uri', teacher.uri)

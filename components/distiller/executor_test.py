@@ -188,3 +188,23 @@ def test_model_run_summary_and_quantizer_can_rebuild_the_student(distilled):
     from components.quantizer.executor import rebuild_model
     model = rebuild_model(path_utils.serving_model_path(distilled['model'].uri), *STUDENT)
     assert model.count_params() == summary['num_parameters']
+
+
+def test_teacher_scoring_in_separate_worker_processes_gives_the_same_store(distilled, tmp_path):
+    """The scoring Beam job with workers in their own processes, as on Dataflow or Flink."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    files = executor_lib.split_files(distilled['examples'], 'train')
+    options = PipelineOptions(['--direct_running_mode=multi_processing',
+                               '--direct_num_workers=2'])
+    costs = executor_lib.score_teacher(
+        path_utils.serving_model_path(distilled['teacher'].uri), files, TOP_K,
+        str(tmp_path), batch_size=8, make_pipeline=lambda: beam.Pipeline(options=options))
+    in_memory = scores_lib.load(distilled['teacher_scores'].uri)
+    processes = scores_lib.load(str(tmp_path))
+    assert costs['num_videos'] == len(in_memory) == len(processes)
+
+    def by_id(store):
+        return {i: (c.tolist(), s.tolist()) for i, c, s in zip(store.ids, store.classes,
+                                                                store.scores)}
+    assert by_id(processes) == by_id(in_memory)

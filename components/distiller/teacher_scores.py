@@ -43,8 +43,7 @@ import dataclasses
 import io
 import logging
 import os
-import time
-from typing import Iterable, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -55,6 +54,9 @@ from yt8m import features
 logger = logging.getLogger(__name__)
 
 STORE_FILE = 'teacher_scores.npz'
+# A Beam job writes one shard per worker bundle instead.
+SHARD_PREFIX = 'teacher_scores'
+SHARD_PATTERN = SHARD_PREFIX + '-*.tfrecord'
 EPSILON = 1e-6
 LOG_EVERY_SECONDS = 30.0
 
@@ -78,17 +80,52 @@ def save(store: TeacherScores, directory: str) -> str:
     """Writes `<directory>/teacher_scores.npz`; returns its path."""
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, STORE_FILE)
-    buffer = io.BytesIO()
-    np.savez(buffer, ids=store.ids, classes=store.classes, scores=store.scores)
     with tf.io.gfile.GFile(path, 'wb') as f:
-        f.write(buffer.getvalue())
+        f.write(to_bytes(store))
     return path
 
 
+def to_bytes(store: TeacherScores) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, ids=store.ids, classes=store.classes, scores=store.scores)
+    return buffer.getvalue()
+
+
+def from_bytes(blob: bytes) -> TeacherScores:
+    data = np.load(io.BytesIO(blob))
+    return TeacherScores(ids=data['ids'], classes=data['classes'], scores=data['scores'])
+
+
+def concatenate(parts: List[TeacherScores]) -> TeacherScores:
+    return TeacherScores(ids=np.concatenate([p.ids for p in parts]),
+                         classes=np.concatenate([p.classes for p in parts]),
+                         scores=np.concatenate([p.scores for p in parts]))
+
+
 def load(directory: str) -> TeacherScores:
-    with tf.io.gfile.GFile(os.path.join(directory, STORE_FILE), 'rb') as f:
-        data = np.load(io.BytesIO(f.read()))
-        return TeacherScores(ids=data['ids'], classes=data['classes'], scores=data['scores'])
+    """The store of a folder: `teacher_scores.npz`, or the shards a Beam job wrote.
+
+    A Beam job writes TFRecord shards (`teacher_scores-*.tfrecord`), one
+    record per scored batch holding that batch's store as npz bytes; Beam's
+    file sink commits them atomically, so a retried bundle leaves no
+    duplicate.
+    """
+    single = os.path.join(directory, STORE_FILE)
+    if tf.io.gfile.exists(single):
+        with tf.io.gfile.GFile(single, 'rb') as f:
+            return from_bytes(f.read())
+    shards = sorted(tf.io.gfile.glob(os.path.join(directory, SHARD_PATTERN)))
+    if not shards:
+        raise FileNotFoundError(f'{directory}: no {STORE_FILE} and no {SHARD_PATTERN}')
+    return concatenate([from_bytes(record.numpy())
+                        for record in tf.data.TFRecordDataset(shards)])
+
+
+def store_bytes(directory: str) -> int:
+    """Bytes on disk of a folder's store (one file or the Beam shards)."""
+    return sum(tf.io.gfile.stat(path).length for path in
+               tf.io.gfile.glob(os.path.join(directory, SHARD_PATTERN))
+               + tf.io.gfile.glob(os.path.join(directory, STORE_FILE)))
 
 
 def _video_ids(serialized: tf.Tensor) -> tf.Tensor:
@@ -97,63 +134,14 @@ def _video_ids(serialized: tf.Tensor) -> tf.Tensor:
     return context[features.ID]
 
 
-def score_records(serving_fn, record_batches: Iterable[List[bytes]], top_k: int,
-                  total: Optional[int] = None) -> tuple[TeacherScores, dict]:
-    """Runs the teacher's `serving_default` over batches of serialized records.
-
-    Returns the store and costs: videos, seconds, seconds per video, mean raw
-    record bytes. Progress is logged every LOG_EVERY_SECONDS.
-    """
-    if not 1 <= top_k <= features.NUM_CLASSES:
-        raise ValueError(f'top_k must be in [1, {features.NUM_CLASSES}], got {top_k}')
-    ids, classes, scores = [], [], []
-    record_bytes, done = 0, 0
-    started = last_log = time.perf_counter()
-    inference_seconds = 0.0
-    for batch in record_batches:
-        examples = tf.constant(batch)
-        t0 = time.perf_counter()
-        probabilities = serving_fn(examples=examples)[features.PROBABILITIES]
-        top = tf.math.top_k(probabilities, k=top_k)
-        top_classes, top_scores = top.indices.numpy(), top.values.numpy()
-        inference_seconds += time.perf_counter() - t0
-        ids.append(np.array(list(_video_ids(examples).numpy()), dtype=np.bytes_))
-        classes.append(top_classes.astype(np.int16))
-        scores.append(top_scores.astype(np.float16))
-        record_bytes += sum(len(r) for r in batch)
-        done += len(batch)
-        now = time.perf_counter()
-        if now - last_log >= LOG_EVERY_SECONDS:
-            last_log = now
-            logger.info('Teacher scored %d%s videos (%.1f videos/s)', done,
-                        f'/{total}' if total else '', done / (now - started))
-    if not done:
-        raise ValueError('no records to score')
-    store = TeacherScores(ids=np.concatenate(ids), classes=np.concatenate(classes),
-                          scores=np.concatenate(scores))
-    seconds = time.perf_counter() - started
-    costs = {'num_videos': done, 'teacher_seconds': round(seconds, 3),
-             'teacher_inference_seconds': round(inference_seconds, 3),
-             'teacher_seconds_per_video': inference_seconds / done,
-             'raw_record_bytes_per_video': record_bytes / done}
-    logger.info('Teacher scored %d videos in %.1f s (%.2f ms/video inference)', done, seconds,
-                1000 * inference_seconds / done)
-    return store, costs
-
-
-def record_batches(files: List[str], batch_size: int, compression: str = 'GZIP'):
-    dataset = tf.data.TFRecordDataset(files, compression_type=compression).batch(batch_size)
-    for batch in dataset:
-        yield list(batch.numpy())
-
-
-def store_costs(store: TeacherScores, path: Optional[str] = None) -> dict:
-    """Bytes per video of the sparse store vs a dense float32 copy of the predictions."""
-    n = max(1, len(store))
-    stored = (tf.io.gfile.stat(path).length if path else
-              store.ids.nbytes + store.classes.nbytes + store.scores.nbytes)
-    return {'store_bytes': int(stored), 'store_bytes_per_video': stored / n,
-            'dense_bytes_per_video': features.NUM_CLASSES * 4}
+def score_batch(serving_fn, batch: List[bytes], top_k: int) -> TeacherScores:
+    """The teacher's top-K classes and probabilities for one batch of records."""
+    examples = tf.constant(batch)
+    probabilities = serving_fn(examples=examples)[features.PROBABILITIES]
+    top = tf.math.top_k(probabilities, k=top_k)
+    return TeacherScores(ids=np.array(list(_video_ids(examples).numpy()), dtype=np.bytes_),
+                         classes=top.indices.numpy().astype(np.int16),
+                         scores=top.values.numpy().astype(np.float16))
 
 
 class TeacherLookup:

@@ -6,6 +6,7 @@ import os
 
 import pytest
 import tensorflow as tf
+from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
@@ -14,13 +15,14 @@ from components.yt8m_example_gen import executor
 from tests.conftest import make_record, write_flawed_shards, write_records
 
 
-def _run(data_root, out, policy, max_bad_fraction=0.01):
+def _run(data_root, out, policy, max_bad_fraction=0.01, beam_args=None):
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
     input_config = example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name='train', pattern='train*.tfrecord'),
         example_gen_pb2.Input.Split(name='eval', pattern='validate*.tfrecord')])
-    executor.Executor().Do({}, {'examples': [examples]}, {
+    context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_args or [])
+    executor.Executor(context).Do({}, {'examples': [examples]}, {
         'input_base': str(data_root),
         'input_config': proto_utils.proto_to_json(input_config),
         'output_config': proto_utils.proto_to_json(example_gen_pb2.Output()),
@@ -93,3 +95,18 @@ def test_fail_names_every_flaw_and_leaves_no_splits(flawed_root, tmp_path):
         assert any(name in line and text in line for line in message.splitlines()), (name, text)
     assert not glob.glob(str(tmp_path / 'out' / 'Split-*'))
     assert os.path.exists(tmp_path / 'out' / executor.MARKDOWN_FILE)
+
+
+def test_separate_worker_processes_give_the_same_examples(flawed_root, tmp_path):
+    """Beam's DirectRunner in multi_processing mode runs workers as separate
+    processes, as remote runners do: the DoFns must pickle, import the
+    project's code there, and give the same artifact as in memory."""
+    root, expected, _ = flawed_root
+    _run(root, tmp_path / 'memory', 'skip', max_bad_fraction=0.5)
+    _run(root, tmp_path / 'processes', 'skip', max_bad_fraction=0.5,
+         beam_args=['--direct_running_mode=multi_processing', '--direct_num_workers=2'])
+    for split in ('Split-train', 'Split-eval'):
+        assert _ids(tmp_path / 'processes' / split) == _ids(tmp_path / 'memory' / split)
+    summaries = [json.load(open(tmp_path / name / executor.SUMMARY_FILE))
+                 for name in ('memory', 'processes')]
+    assert summaries[0] == summaries[1]
