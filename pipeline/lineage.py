@@ -122,19 +122,18 @@ def _node(store, execution) -> str:
 
 def data_checks(store, examples_id: int) -> List[str]:
     """States of StatisticsGen -> ExampleValidator -> ValidationGate downstream of the examples."""
-    lines, frontier = [], [examples_id]
+    found, frontier = {}, [examples_id]
     for _ in range(3):
         following = []
         for artifact_id in frontier:
             for execution in _consumers(store, artifact_id):
                 name = _node(store, execution)
                 if name in ('StatisticsGen', 'ExampleValidator', 'ValidationGate'):
-                    line = f'{name} {STATE_NAMES.get(execution.last_known_state, "?")}'
-                    if line not in lines:
-                        lines.append(line)
+                    found[execution.id] = (f'{name} '
+                                           f'{STATE_NAMES.get(execution.last_known_state, "?")}')
                     following += [a.id for a in _outputs(store, execution.id)]
         frontier = following
-    return lines
+    return [line for _, line in sorted(found.items())]
 
 
 def model_card(store, pushed: metadata_store_pb2.Artifact) -> List[str]:
@@ -158,6 +157,8 @@ def model_card(store, pushed: metadata_store_pb2.Artifact) -> List[str]:
                 'size_budget_bytes', 'choose_subset'):
         if key in exec_properties:
             config[key] = exec_properties[key]
+    if exec_properties.get('code_fingerprint'):   # custom components (components/code_version.py)
+        config.setdefault('code_fingerprint', exec_properties['code_fingerprint'])
     code = {k: config.pop(k) for k in ('code_fingerprint', 'project_version') if k in config}
     lines.append(f'  code: {code or "(not recorded by this producer)"}')
     if config:

@@ -27,6 +27,7 @@ from tfx.components.transform.component import Transform
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 
+from components import code_version
 from components.baseline_lookup.component import BaselineLookup
 from components.blessing_gate.component import BlessingGate
 from components.distiller.component import Distiller
@@ -278,6 +279,7 @@ def create_pipeline(
         for gate in gates:
             pusher.add_upstream_node(gate)
     nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
+    code_version.stamp(nodes, fingerprint['code_fingerprint'])
     return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=nodes,
         enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,

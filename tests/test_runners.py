@@ -89,6 +89,16 @@ def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
     assert len(gates) == len(pushers) == 4
     for pusher in pushers:
         assert gates <= {node.id for node in pusher.upstream_nodes}, pusher.id
+    # Every custom component carries the code fingerprint (its cache key sees edits).
+    from components import code_version
+    from pipeline import configs
+    stamped = [node for node in pipeline.components
+               if code_version.KEY in node.spec.PARAMETERS]
+    assert {node.id.split('.')[0] for node in stamped} >= {
+        'YT8MExampleGen', 'ValidationGate', 'LabelPrior', 'BaselineLookup', 'BlessingGate',
+        'Quantizer', 'EnsembleBuilder', 'Report'}
+    for node in stamped:
+        assert node.exec_properties[code_version.KEY] == configs.code_fingerprint(), node.id
 
 
 def test_both_runners_take_one_configuration(tmp_path):

@@ -17,11 +17,12 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components import code_version
 from components.baseline_lookup import executor
 
 
 class BaselineLookupSpec(types.ComponentSpec):
-    PARAMETERS = {'serving_model_dir': ExecutionParameter(type=str)}
+    PARAMETERS = {'serving_model_dir': ExecutionParameter(type=str), **code_version.PARAMETERS}
     INPUTS = {'candidate_model': ChannelParameter(type=standard_artifacts.Model)}
     OUTPUTS = {'baseline_model': ChannelParameter(type=standard_artifacts.Model)}
 

@@ -19,11 +19,13 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components import code_version
 from components.blessing_gate import executor
 
 
 class BlessingGateSpec(types.ComponentSpec):
-    PARAMETERS = {'min_gain_over_prior': ExecutionParameter(type=float)}
+    PARAMETERS = {'min_gain_over_prior': ExecutionParameter(type=float),
+                  **code_version.PARAMETERS}
     INPUTS = {
         'evaluation': ChannelParameter(type=standard_artifacts.ModelEvaluation),
         'tfma_blessing': ChannelParameter(type=standard_artifacts.ModelBlessing),

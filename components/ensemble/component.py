@@ -20,11 +20,13 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components import code_version
 from components.ensemble import executor
 
 
 class EnsembleBuilderSpec(types.ComponentSpec):
     PARAMETERS = {
+        **code_version.PARAMETERS,
         'member_names': ExecutionParameter(type=str),
         'weighting': ExecutionParameter(type=str),
         'weights': ExecutionParameter(type=str, optional=True),

@@ -14,11 +14,12 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 
+from components import code_version
 from components.label_prior import executor
 
 
 class LabelPriorSpec(types.ComponentSpec):
-    PARAMETERS = {}
+    PARAMETERS = {**code_version.PARAMETERS}
     INPUTS = {
         'examples': ChannelParameter(type=standard_artifacts.Examples),
         'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),

@@ -17,12 +17,14 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components import code_version
 from components.quantizer import executor
 from components.quantizer.quantize import DEFAULT_MIN_ELEMENTS, MODES
 
 
 class QuantizerSpec(types.ComponentSpec):
     PARAMETERS = {
+        **code_version.PARAMETERS,
         'mode': ExecutionParameter(type=str),
         'min_elements': ExecutionParameter(type=int),
         'max_eval_examples': ExecutionParameter(type=int),

@@ -19,6 +19,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components import code_version
 from components.artifacts import RunReport
 from components.report import executor
 from components.report.members import MEMBER_NAMES
@@ -33,7 +34,7 @@ MEMBER_INPUTS: Dict[str, type] = {
 
 
 class ReportSpec(types.ComponentSpec):
-    PARAMETERS = {'report_dir': ExecutionParameter(type=str)}
+    PARAMETERS = {'report_dir': ExecutionParameter(type=str), **code_version.PARAMETERS}
     INPUTS = {
         'examples': ChannelParameter(type=standard_artifacts.Examples),
         **{f'{member}_{kind}': ChannelParameter(type=artifact_type, optional=True)

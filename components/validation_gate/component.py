@@ -14,11 +14,12 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
 
+from components import code_version
 from components.validation_gate import executor
 
 
 class ValidationGateSpec(types.ComponentSpec):
-    PARAMETERS = {}
+    PARAMETERS = {**code_version.PARAMETERS}
     INPUTS = {'anomalies': ChannelParameter(type=standard_artifacts.ExampleAnomalies),
               # Optional: to name example videos showing each anomaly.
               'examples': ChannelParameter(type=standard_artifacts.Examples, optional=True)}

@@ -27,6 +27,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
+from components import code_version
 from components.yt8m_example_gen import executor
 
 
@@ -36,6 +37,7 @@ class YT8MExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         'bad_records': ExecutionParameter(type=str),
         'max_bad_fraction': ExecutionParameter(type=float),
         'max_listed': ExecutionParameter(type=int),
+        **code_version.PARAMETERS,
     }
 
 
