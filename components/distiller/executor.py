@@ -1,8 +1,9 @@
 """Distiller executor: teacher Model + Examples + transform graph -> student Model.
 
 1. The teacher (any SavedModel with the serving contract: one model or the
-   ensemble) runs its `serving_default` once over the train split; its top-K
-   scores per video go to the `teacher_scores` artifact (see
+   ensemble) runs its `serving_default` once over the train split, as a Beam
+   job (`beam_scoring.py`: the runner spreads the files over workers); its
+   top-K scores per video go to the `teacher_scores` artifact (see
    `teacher_scores.py` for why sparse top-K and what it approximates).
 2. The student (`student_family`/`student_preset`) trains with the Trainer's
    own `train_model` on targets `lambda * teacher + (1 - lambda) * labels`
