@@ -43,10 +43,32 @@ def test_beam_arguments_pass_through():
     assert args.beam_args == ['--runner=DirectRunner'] and args.families == ['dbof']
 
 
-def test_kubeflow_v2_spec_compiles_and_is_runnable(tmp_path):
-    output = tmp_path / 'pipeline.yaml'
-    kubeflow_runner.main(['--output', str(output), '--image', 'example.com/yt8m:1',
-                          '--families', 'dbof,netvlad', '--distill', 'logistic,dbof'])
+# One compile serves every spec test (a compile costs ~15 s on 2 cores): the
+# run options are shared with local_runner.py, the rest is Kubeflow's own.
+SHARED_FLAGS = ['--families', 'dbof,netvlad', '--preset', 'seed', '--quantization', 'float16',
+                '--size-budget-bytes', '5000000', '--choose-subset', '--ema-steps', '7',
+                '--bad-records', 'skip', '--max-bad-fraction', '0.05',
+                '--distribution', 'mirrored', '--distill', 'logistic,dbof',
+                '--train-examples', '640']
+
+
+@pytest.fixture(scope='module')
+def compiled(tmp_path_factory):
+    root = tmp_path_factory.mktemp('kfp')
+    resources = root / 'resources.json'
+    resources.write_text(json.dumps({
+        'Trainer.dbof': {'gpu_type': 'nvidia-tesla-t4', 'gpu_count': 2},
+        'EnsembleBuilder': {'memory_gb': 48}}))
+    output = root / 'pipeline.yaml'
+    kubeflow_runner.main(SHARED_FLAGS + [
+        '--output', str(output), '--image', 'example.com/yt8m:1',
+        '--pipeline-root', 'gs://bucket/yt8m', '--data-root', 'gs://bucket/frame',
+        '--resources', str(resources)])
+    return output
+
+
+def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
+    output = compiled
     with open(output) as f:
         spec_dict = yaml.safe_load(f)
     spec = json_format.ParseDict(spec_dict, pipeline_spec_pb2.PipelineSpec(),
@@ -101,23 +123,13 @@ def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
         assert node.exec_properties[code_version.KEY] == configs.code_fingerprint(), node.id
 
 
-def test_both_runners_take_one_configuration(tmp_path):
+def test_both_runners_take_one_configuration(compiled):
     """The same flags mean the same pipeline, locally and compiled for Kubeflow."""
-    shared = ['--families', 'dbof', '--preset', 'seed', '--quantization', 'float16',
-              '--size-budget-bytes', '5000000', '--choose-subset', '--ema-steps', '7',
-              '--bad-records', 'skip', '--max-bad-fraction', '0.05',
-              '--distribution', 'mirrored', '--distill', 'none', '--train-examples', '640']
-    output = tmp_path / 'pipeline.yaml'
-    local = local_runner.parse_args(shared)
-    compiled = kubeflow_runner.parse_args(shared + ['--output', str(output)])
-    assert local.options == compiled.options
+    local = local_runner.parse_args(SHARED_FLAGS)
+    kubeflow = kubeflow_runner.parse_args(SHARED_FLAGS + ['--output', 'unused.yaml'])
+    assert local.options == kubeflow.options
     assert local.options.preset == 'seed' and local.options.bad_records == 'skip'
-    resources = tmp_path / 'resources.json'
-    resources.write_text(json.dumps({
-        'Trainer.dbof': {'gpu_type': 'nvidia-tesla-t4', 'gpu_count': 2},
-        'EnsembleBuilder': {'memory_gb': 48}}))
-    kubeflow_runner.main(shared + ['--output', str(output), '--resources', str(resources)])
-    spec = yaml.safe_load(output.read_text())
+    spec = yaml.safe_load(compiled.read_text())
     tasks = spec['root']['dag']['tasks']
 
     def container(name):
@@ -138,7 +150,7 @@ def test_both_runners_take_one_configuration(tmp_path):
     assert 'float16' in task_inputs('Quantizer.dbof')
     assert '5000000' in task_inputs('EnsembleBuilder')
     assert 'skip' in task_inputs('YT8MExampleGen') and '0.05' in task_inputs('YT8MExampleGen')
-    assert not any(name.startswith('Distiller') for name in tasks)
+    assert 'logistic' in task_inputs('Distiller.student_1')
 
 
 class _KfpApiStub(http.server.BaseHTTPRequestHandler):
@@ -175,11 +187,9 @@ class _KfpApiStub(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_submit_sends_the_compiled_spec_unchanged_with_its_root(tmp_path):
+def test_submit_sends_the_compiled_spec_unchanged_with_its_root(compiled, tmp_path):
     output = tmp_path / 'pipeline.yaml'
-    kubeflow_runner.main(['--output', str(output), '--pipeline-root', 'gs://bucket/yt8m',
-                          '--data-root', 'gs://bucket/frame', '--families', 'dbof',
-                          '--distill', 'none', '--train-examples', '64'])
+    output.write_bytes(compiled.read_bytes())
     written = output.read_bytes()
     spec = yaml.safe_load(written)
     assert spec['defaultPipelineRoot'] == 'gs://bucket/yt8m'

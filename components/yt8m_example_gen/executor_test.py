@@ -50,13 +50,20 @@ def flawed_root(tmp_path_factory):
     return root, expected, before
 
 
-def test_skip_keeps_good_records_and_quarantines_the_rest(flawed_root, tmp_path):
+@pytest.fixture(scope='module')
+def skipped(flawed_root, tmp_path_factory):
+    """One in-memory run with policy skip: (output folder, Examples artifact)."""
+    out = tmp_path_factory.mktemp('skipped') / 'out'
+    return out, _run(flawed_root[0], out, 'skip', max_bad_fraction=0.5)
+
+
+def test_skip_keeps_good_records_and_quarantines_the_rest(flawed_root, skipped):
     root, expected, before = flawed_root
-    examples = _run(root, tmp_path / 'out', 'skip', max_bad_fraction=0.5)
+    out, examples = skipped
     good = sorted([f'good{i}' for i in range(30)] + ['trunc0', 'long'])
-    assert _ids(tmp_path / 'out' / 'Split-train') == good
-    assert _ids(tmp_path / 'out' / 'Split-eval') == ['eval0']
-    summary = json.load(open(tmp_path / 'out' / executor.SUMMARY_FILE))
+    assert _ids(out / 'Split-train') == good
+    assert _ids(out / 'Split-eval') == ['eval0']
+    summary = json.load(open(out / executor.SUMMARY_FILE))
     assert summary['by_kind'] == {kind: 1 for kind in expected}
     assert summary['videos_truncated_to_300_frames'] == 1
     assert summary['good_records'] == {'train': 32, 'eval': 1}
@@ -66,10 +73,10 @@ def test_skip_keeps_good_records_and_quarantines_the_rest(flawed_root, tmp_path)
         assert problem['file'].endswith(name)
         assert text in executor.describe(problem)
     # Readable flawed records are kept as they were: all but the broken file's tail.
-    quarantined = glob.glob(str(tmp_path / 'out' / executor.QUARANTINE_DIR / '*'))
+    quarantined = glob.glob(str(out / executor.QUARANTINE_DIR / '*'))
     count = sum(1 for _ in tf.data.TFRecordDataset(quarantined))
     assert count == len(expected) - 1
-    markdown = open(tmp_path / 'out' / executor.MARKDOWN_FILE).read()
+    markdown = open(out / executor.MARKDOWN_FILE).read()
     assert 'video_level_example | 1' in markdown and "video id 'label5000'" in markdown
     # The data root is untouched.
     assert {p: open(p, 'rb').read() for p in glob.glob(str(root / '*'))} == before
@@ -97,16 +104,16 @@ def test_fail_names_every_flaw_and_leaves_no_splits(flawed_root, tmp_path):
     assert os.path.exists(tmp_path / 'out' / executor.MARKDOWN_FILE)
 
 
-def test_separate_worker_processes_give_the_same_examples(flawed_root, tmp_path):
+def test_separate_worker_processes_give_the_same_examples(flawed_root, skipped, tmp_path):
     """Beam's DirectRunner in multi_processing mode runs workers as separate
     processes, as remote runners do: the DoFns must pickle, import the
     project's code there, and give the same artifact as in memory."""
     root, expected, _ = flawed_root
-    _run(root, tmp_path / 'memory', 'skip', max_bad_fraction=0.5)
+    memory = skipped[0]
     _run(root, tmp_path / 'processes', 'skip', max_bad_fraction=0.5,
          beam_args=['--direct_running_mode=multi_processing', '--direct_num_workers=2'])
     for split in ('Split-train', 'Split-eval'):
-        assert _ids(tmp_path / 'processes' / split) == _ids(tmp_path / 'memory' / split)
-    summaries = [json.load(open(tmp_path / name / executor.SUMMARY_FILE))
-                 for name in ('memory', 'processes')]
+        assert _ids(tmp_path / 'processes' / split) == _ids(memory / split)
+    summaries = [json.load(open(name / executor.SUMMARY_FILE))
+                 for name in (memory, tmp_path / 'processes')]
     assert summaries[0] == summaries[1]
