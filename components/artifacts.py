@@ -13,7 +13,7 @@ from tfx.types.artifact import Artifact
 
 
 class TeacherScores(Artifact):
-    """A folder with teacher_scores.npz (ids, top-K int16 classes, float16 scores)."""
+    """TFRecord shards of the teacher's top-K per video (ids, int16 classes, float16 scores)."""
     TYPE_NAME = 'yt8m.TeacherScores'
 
 

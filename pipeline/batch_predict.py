@@ -116,10 +116,9 @@ class ReadVideos(beam.DoFn):
     def process(self, path: str) -> Iterator[Tuple[str, bytes]]:
         count = 0
         for index, record in enumerate(reader.iter_records(path)):
-            example = reader.check_record(record, path, index)
-            video_id = example.context.feature[features.ID].bytes_list.value[0]
+            video_id = reader.check_record(record, path, index)
             count += 1
-            yield video_id.decode('utf-8', errors='replace'), record
+            yield video_id, record
         self.videos.inc(count)
         self.files.inc()
         logger.info('Read %d videos from %s', count, path)

@@ -62,11 +62,6 @@ def latest_run_report(store) -> List[str]:
     return lines
 
 
-def newest_artifact(store, type_name: str) -> Optional[metadata_store_pb2.Artifact]:
-    artifacts = store.get_artifacts_by_type(type_name)
-    return max(artifacts, key=lambda a: a.id) if artifacts else None
-
-
 def _value(value: metadata_store_pb2.Value):
     kind = value.WhichOneof('value')
     return getattr(value, kind) if kind else None

@@ -143,11 +143,11 @@ def decode_videos(raw: RawFeatures) -> Dict[str, tf.Tensor]:
     }
 
 
-def check_record(record: bytes, path: str, index: int) -> tf.train.SequenceExample:
+def check_record(record: bytes, path: str, index: int) -> str:
     """Rejects records that are not valid frame-level videos, naming file, record and id.
 
     The checks are `integrity.find_problem`'s, the same ones ingestion runs.
-    Returns the parsed record, so callers that need its `id` parse it once.
+    Returns the video id it read on the way, so callers need no second parse.
     """
     kind, message, video_id, num_frames = integrity.find_problem(record)
     where = f'{path}, record {index}' + (f' (video id {video_id!r})' if video_id else '')
@@ -156,7 +156,7 @@ def check_record(record: bytes, path: str, index: int) -> tf.train.SequenceExamp
     if num_frames > features.MAX_FRAMES:
         logger.warning('%s: %d frames, truncated to %d', where, num_frames,
                        features.MAX_FRAMES)
-    return tf.train.SequenceExample.FromString(record)
+    return video_id
 
 
 def iter_records(path: str) -> Iterator[bytes]:

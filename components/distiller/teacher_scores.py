@@ -53,8 +53,7 @@ from yt8m import features
 
 logger = logging.getLogger(__name__)
 
-STORE_FILE = 'teacher_scores.npz'
-# A Beam job writes one shard per worker bundle instead.
+# TFRecord shards of npz blobs (see `load`).
 SHARD_PREFIX = 'teacher_scores'
 SHARD_PATTERN = SHARD_PREFIX + '-*.tfrecord'
 EPSILON = 1e-6
@@ -77,11 +76,11 @@ class TeacherScores:
 
 
 def save(store: TeacherScores, directory: str) -> str:
-    """Writes `<directory>/teacher_scores.npz`; returns its path."""
+    """Writes the store as one shard in the Beam job's format; returns its path."""
     tf.io.gfile.makedirs(directory)
-    path = os.path.join(directory, STORE_FILE)
-    with tf.io.gfile.GFile(path, 'wb') as f:
-        f.write(to_bytes(store))
+    path = os.path.join(directory, f'{SHARD_PREFIX}-00000-of-00001.tfrecord')
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(to_bytes(store))
     return path
 
 
@@ -103,29 +102,23 @@ def concatenate(parts: List[TeacherScores]) -> TeacherScores:
 
 
 def load(directory: str) -> TeacherScores:
-    """The store of a folder: `teacher_scores.npz`, or the shards a Beam job wrote.
+    """The store of a folder: the TFRecord shards the Beam job (or `save`) wrote.
 
-    A Beam job writes TFRecord shards (`teacher_scores-*.tfrecord`), one
-    record per scored batch holding that batch's store as npz bytes; Beam's
-    file sink commits them atomically, so a retried bundle leaves no
-    duplicate.
+    One record per scored batch, holding that batch's store as npz bytes;
+    Beam's file sink commits the shards atomically, so a retried bundle
+    leaves no duplicate.
     """
-    single = os.path.join(directory, STORE_FILE)
-    if tf.io.gfile.exists(single):
-        with tf.io.gfile.GFile(single, 'rb') as f:
-            return from_bytes(f.read())
     shards = sorted(tf.io.gfile.glob(os.path.join(directory, SHARD_PATTERN)))
     if not shards:
-        raise FileNotFoundError(f'{directory}: no {STORE_FILE} and no {SHARD_PATTERN}')
+        raise FileNotFoundError(f'{directory}: no teacher scores ({SHARD_PATTERN})')
     return concatenate([from_bytes(record.numpy())
                         for record in tf.data.TFRecordDataset(shards)])
 
 
 def store_bytes(directory: str) -> int:
-    """Bytes on disk of a folder's store (one file or the Beam shards)."""
-    return sum(tf.io.gfile.stat(path).length for path in
-               tf.io.gfile.glob(os.path.join(directory, SHARD_PATTERN))
-               + tf.io.gfile.glob(os.path.join(directory, STORE_FILE)))
+    """Bytes on disk of a folder's store."""
+    return sum(tf.io.gfile.stat(path).length
+               for path in tf.io.gfile.glob(os.path.join(directory, SHARD_PATTERN)))
 
 
 def _video_ids(serialized: tf.Tensor) -> tf.Tensor:

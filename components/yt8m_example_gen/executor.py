@@ -188,6 +188,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def _add_problem_branch(self, pipeline, checked, goods, exec_properties) -> None:
         uri = self._examples_uri
+        max_listed = int(exec_properties.get('max_listed') or DEFAULT_MAX_LISTED)
         problems = ([c[_PROBLEMS] for c in checked.values()]
                     | 'AllProblems' >> beam.Flatten())
         long_videos = ([c[_LONG] for c in checked.values()]
@@ -202,7 +203,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         listed = (problems
                   | 'Problem' >> beam.Map(lambda item: item[0])
                   | 'FirstProblems' >> beam.combiners.Top.Smallest(
-                      int(exec_properties.get('max_listed') or DEFAULT_MAX_LISTED),
+                      max_listed,
                       key=lambda p: (p['file'], p['record'])))
         records = ([counts[name] | f'Keyed[{name}]' >> beam.Map(lambda n, s=name: (s, n))
                     for name in counts]
@@ -216,7 +217,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  by_kind=beam.pvalue.AsSingleton(by_kind),
                  records=beam.pvalue.AsSingleton(records),
                  long_videos=beam.pvalue.AsSingleton(long_videos),
-                 max_listed=int(exec_properties.get('max_listed') or DEFAULT_MAX_LISTED)))
+                 max_listed=max_listed))
         if exec_properties.get('bad_records') == 'skip':
             _ = (problems
                  | 'Readable' >> beam.Filter(lambda item: bool(item[1]))
