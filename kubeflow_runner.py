@@ -49,6 +49,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help='folder of train*/validate* .tfrecord files (e.g. gs://...)')
     parser.add_argument('--serving-model-dir', default=None)
     parser.add_argument('--report-dir', default=None)
+    parser.add_argument('--project-dir', default=configs.CONTAINER_PROJECT_DIR,
+                        help='where the image holds the project (the Dockerfile: /pipeline); '
+                             'the schema file is read from there')
     parser.add_argument('--resources', metavar='JSON',
                         help='CPU/memory/GPU per node id or kind, e.g. {"Trainer": {"cpu": 8, '
                              '"memory_gb": 32, "gpu_type": "nvidia-tesla-t4", "gpu_count": 1}} '
@@ -82,13 +85,17 @@ def compile_pipeline(args: argparse.Namespace) -> str:
         report_dir=args.report_dir or f'{root}/report',
         has_validate_files=not args.no_validate_files,
         **options.pipeline_kwargs(train_examples),
-        schema_file=os.path.join(configs.CONTAINER_PROJECT_DIR, 'yt8m', 'schema.pbtxt'),
+        schema_file=os.path.join(args.project_dir, 'yt8m', 'schema.pbtxt'),
         beam_pipeline_args=args.beam_args)
     resources.apply(pipeline.components, resources.load_table(args.resources))
     output = os.path.abspath(args.output)
+    # Schema 2.1: parameters as `runtimeValue.constant` with `parameterType`,
+    # the only form the KFP 2 backend's driver resolves (the legacy
+    # `constantValue` of schema 2.0 fails there with "param runtime value spec
+    # ... not implemented"); the executors then read `parameterValues`.
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=args.image),
+            default_image=args.image, use_pipeline_spec_2_1=True),
         output_dir=os.path.dirname(output), output_filename=os.path.basename(output))
     runner.run(pipeline)
     set_default_pipeline_root(output, root)

@@ -5,7 +5,8 @@
     python local_runner.py --families dbof,netvlad --epochs 20 --batch-size 128 \
         -- --direct_running_mode=multi_processing --direct_num_workers=2
 
-Arguments after `--` go to Beam unchanged. Outputs land under --output-root:
+Arguments after `--` go to Beam unchanged. Outputs land under --output-root
+(with --artifact-root gs://..., everything but ML Metadata lands there):
 `pipeline_root/` (artifacts), `metadata/metadata.db` (ML Metadata),
 `serving_model/<model name>/<version>/` (pushed models, TF Serving layout),
 `report/run-<time>/` (report.md, gap_vs_size.png), `data/` (default data).
@@ -49,6 +50,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--data-root', help='folder of YouTube-8M train*/validate* '
                         '.tfrecord files (default: generated synthetic data)')
     parser.add_argument('--output-root', default='outputs', help='where everything lands')
+    parser.add_argument('--artifact-root', metavar='URI',
+                        help='put pipeline_root/, serving_model/ and report/ here instead, '
+                             'e.g. gs://BUCKET/yt8m (ML Metadata stays under --output-root)')
     parser.add_argument('--videos', type=int, default=configs.DEFAULT_VIDEOS,
                         help='size of the generated default data set')
     parser.add_argument('--no-cache', action='store_true', help='re-run every component')
@@ -82,12 +86,22 @@ def ensure_default_data(output_root: str, videos: int) -> str:
     return data_root
 
 
+def is_remote(path: str) -> bool:
+    return '://' in path
+
+
 def check_output_root(output_root: str) -> None:
     """Fails before any work when the output root cannot be written."""
     try:
         tf.io.gfile.makedirs(output_root)
-        with tempfile.NamedTemporaryFile(dir=output_root):
-            pass
+        if is_remote(output_root):
+            probe = os.path.join(output_root, f'.write-probe-{os.getpid()}')
+            with tf.io.gfile.GFile(probe, 'w') as f:
+                f.write('ok')
+            tf.io.gfile.remove(probe)
+        else:
+            with tempfile.NamedTemporaryFile(dir=output_root):
+                pass
     except (OSError, tf.errors.OpError) as err:
         raise PermissionError(f'{output_root}: output root is not writable ({err})') from None
 
@@ -111,18 +125,22 @@ def main(argv: Sequence[str]) -> int:
     families = check_families(args.families)
     output_root = os.path.abspath(args.output_root)
     check_output_root(output_root)
-    data_root = (os.path.abspath(args.data_root) if args.data_root
-                 else ensure_default_data(output_root, args.videos))
+    artifact_root = args.artifact_root or output_root
+    if artifact_root != output_root:
+        check_output_root(artifact_root)
+    data_root = args.data_root if args.data_root and is_remote(args.data_root) else (
+        os.path.abspath(args.data_root) if args.data_root
+        else ensure_default_data(output_root, args.videos))
     reader.list_split_files(data_root, 'train')   # clear error before any work
     has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
     options = args.options
     train_examples = options.resolve_train_examples(data_root, has_validate,
                                                     default_epochs=configs.EPOCHS)
 
-    serving_model_dir = os.path.join(output_root, 'serving_model')
-    report_dir = os.path.join(output_root, 'report')
+    serving_model_dir = os.path.join(artifact_root, 'serving_model')
+    report_dir = os.path.join(artifact_root, 'report')
     pipeline = create_pipeline(
-        pipeline_root=os.path.join(output_root, 'pipeline_root'),
+        pipeline_root=os.path.join(artifact_root, 'pipeline_root'),
         data_root=data_root, serving_model_dir=serving_model_dir, report_dir=report_dir,
         has_validate_files=has_validate, **options.pipeline_kwargs(train_examples),
         metadata_connection_config=metadata.sqlite_metadata_connection_config(

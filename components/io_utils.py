@@ -9,11 +9,17 @@ import tensorflow as tf
 
 
 def copy_tree(source: str, destination: str) -> None:
-    """Copies a directory tree; refuses to write into a non-empty destination."""
+    """Copies a directory tree; refuses to write into a non-empty destination.
+
+    Paths are joined as strings, not normalized: on gs:// an object named
+    `model/./saved_model.pb` is not `model/saved_model.pb`.
+    """
     if tf.io.gfile.exists(destination) and tf.io.gfile.listdir(destination):
         raise FileExistsError(f'{destination}: destination is not empty; not overwriting')
+    source = source.rstrip('/')
     for directory, _, files in tf.io.gfile.walk(source):
-        target = os.path.join(destination, os.path.relpath(directory, source))
+        relative = directory[len(source):].strip('/')
+        target = os.path.join(destination, relative) if relative else destination
         tf.io.gfile.makedirs(target)
         for name in files:
             tf.io.gfile.copy(os.path.join(directory, name), os.path.join(target, name))

@@ -38,6 +38,7 @@ class RunOptions:
     epochs: Optional[float] = None
     batch_size: int = configs.BATCH_SIZE
     patience: int = 3
+    learning_rate: Optional[float] = None
     ema_steps: int = 0
     distribution: str = ''
     quantization: str = configs.QUANTIZATION_MODE
@@ -77,6 +78,8 @@ class RunOptions:
         add('--batch-size', type=int, default=configs.BATCH_SIZE)
         add('--patience', type=int, default=3,
             help='stop after this many evaluations without a GAP@20 gain (0: off)')
+        add('--learning-rate', type=float, default=None,
+            help="the Trainers' base learning rate (default: the preset's)")
         add('--ema-steps', type=int, default=0,
             help='EMA weight-averaging steps after the main training (0: off)')
         add('--distribution', default='', choices=DISTRIBUTIONS,
@@ -105,7 +108,8 @@ class RunOptions:
         return cls(
             families=_names(args.families), preset=args.preset,
             train_examples=args.train_examples, epochs=args.epochs,
-            batch_size=args.batch_size, patience=args.patience, ema_steps=args.ema_steps,
+            batch_size=args.batch_size, patience=args.patience,
+            learning_rate=args.learning_rate, ema_steps=args.ema_steps,
             distribution=args.distribution, quantization=args.quantization,
             size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
             distill=() if args.distill == 'none' else _names(args.distill),
@@ -142,6 +146,8 @@ class RunOptions:
                                     'patience': self.patience}
         if self.distribution:
             training['distribution'] = self.distribution
+        if self.learning_rate is not None:
+            training['learning_rate'] = self.learning_rate
         return dict(
             families=list(self.families), train_examples=train_examples,
             batch_size=self.batch_size, training_options=training,

@@ -2,6 +2,7 @@
 
 import http.server
 import json
+import os
 import re
 import subprocess
 import sys
@@ -49,7 +50,7 @@ SHARED_FLAGS = ['--families', 'dbof,netvlad', '--preset', 'seed', '--quantizatio
                 '--size-budget-bytes', '5000000', '--choose-subset', '--ema-steps', '7',
                 '--bad-records', 'skip', '--max-bad-fraction', '0.05',
                 '--distribution', 'mirrored', '--distill', 'logistic,dbof',
-                '--train-examples', '640']
+                '--train-examples', '640', '--learning-rate', '0.002']
 
 
 @pytest.fixture(scope='module')
@@ -96,6 +97,42 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
     imported = subprocess.run([sys.executable, '-c', code, *titles], capture_output=True,
                               text=True, check=True, cwd=tmp_path)
     assert imported.stdout.split() == titles
+
+
+def test_every_task_resolves_as_the_kfp2_driver_resolves_it(compiled):
+    """Schema 2.1: every parameter is a typed `runtimeValue.constant`, the only
+    form the KFP 2 backend's driver resolves; the legacy form is refused."""
+    from pipeline import kfp_launcher
+    spec = yaml.safe_load(compiled.read_text())
+    assert spec['schemaVersion'] == '2.1.0'
+    tasks = spec['root']['dag']['tasks']
+    order = kfp_launcher.topological_order(tasks)
+    assert sorted(order) == sorted(tasks)
+    for name in order:
+        task = tasks[name]
+        component = spec['components'][task['componentRef']['name']]
+        values = kfp_launcher.parameter_values(name, task, component)
+        assert set(values) == set(task.get('inputs', {}).get('parameters', {})), name
+        for producer in task.get('dependentTasks', []):
+            assert order.index(producer) < order.index(name), (producer, name)
+    trainer = spec['components']['Trainer.dbof']
+    custom_config = json.loads(kfp_launcher.parameter_values(
+        'Trainer.dbof', tasks['Trainer.dbof'], trainer)['custom_config'])
+    assert custom_config['ema_steps'] == 7 and custom_config['learning_rate'] == 0.002
+    legacy = {'inputs': {'parameters': {'run_fn': {'runtimeValue': {
+        'constantValue': {'stringValue': 'trainer.run_fn.run_fn'}}}}}}
+    with pytest.raises(kfp_launcher.LaunchError, match='resolves only runtimeValue.constant'):
+        kfp_launcher.parameter_values('Trainer.dbof', legacy, trainer)
+    wrong_type = {'inputs': {'parameters': {'run_fn': {'runtimeValue': {'constant': 3}}}}}
+    with pytest.raises(kfp_launcher.LaunchError, match='type mismatch: expect STRING'):
+        kfp_launcher.parameter_values('Trainer.dbof', wrong_type, trainer)
+
+
+def test_launcher_takes_the_images_environment(tmp_path):
+    from pipeline import configs, kfp_launcher
+    env = kfp_launcher.image_environment(os.path.join(configs.PROJECT_DIR, 'Dockerfile'),
+                                         str(tmp_path))
+    assert env['TF_USE_LEGACY_KERAS'] == '1' and env['PYTHONPATH'] == str(tmp_path)
 
 
 def test_pushes_wait_for_every_model_to_be_judged(tmp_path):

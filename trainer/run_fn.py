@@ -212,7 +212,7 @@ def run_fn(fn_args: FnArgs) -> None:
     export_model = build_export_model(config, weights)
     export.export_serving_model(export_model, tf_transform_output.transform_features_layer(),
                                 fn_args.serving_model_dir)
-    os.makedirs(fn_args.model_run_dir, exist_ok=True)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)   # os.makedirs would make ./gs:/... locally
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), 'w') as f:
         json.dump(summary, f, indent=1, default=float)
     logger.info('Exported %s to %s (%.1f s of training)', config.family,

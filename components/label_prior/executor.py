@@ -77,6 +77,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         model = artifact_utils.get_single_instance(output_dict['model'])
         pattern = os.path.join(artifact_utils.get_split_uri([examples], 'train'), '*')
         counts_path = os.path.join(model.uri, 'label_counts')
+        # Output folders exist only if someone makes them: LocalDagRunner does,
+        # the KFP launcher does not (on gs:// none are needed).
+        tf.io.gfile.makedirs(model.uri)
         with self._make_beam_pipeline() as pipeline:
             _ = (pipeline
                  | 'Read' >> beam.io.ReadFromTFRecord(

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The slow checks of what only a cluster would otherwise show (about 15 min on
+# 2 cores): the compiled Kubeflow spec executed task by task as the KFP 2
+# launcher does, and the whole local DAG on gs:// roots against a GCS emulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export TF_USE_LEGACY_KERAS=1 CUDA_VISIBLE_DEVICES='' TF_CPP_MIN_LOG_LEVEL=2 TF_CPU_ALLOCATOR_USE_BFC=true
+exec .venv/bin/python -m pytest -q -m cluster tests/cluster "$@"
