@@ -72,3 +72,12 @@ def test_every_task_of_the_compiled_spec_runs_and_a_model_is_pushed(tmp_path):
             assert (model_dir / versions[0] / 'saved_model.pb').exists()
     (report,) = produced['Report']['report']
     assert os.path.exists(os.path.join(report['uri'], 'report.md'))
+
+    # Open-source KFP does not run the lifecycle hook: the ExampleGen task
+    # still runs; its Examples only lack the driver's span and fingerprint.
+    without_hook = kfp_launcher.Launcher(str(spec_file), str(tmp_path / 'run_oss'),
+                                         str(project), run_hooks=False)
+    without_hook.run_task('YT8MExampleGen')
+    (examples,) = without_hook.produced['YT8MExampleGen']['examples']
+    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
+    assert 'input_fingerprint' not in examples['metadata']
