@@ -24,7 +24,6 @@ os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
 import argparse
 import logging
 import sys
-import tempfile
 import time
 from typing import Optional, Sequence
 
@@ -86,22 +85,19 @@ def ensure_default_data(output_root: str, videos: int) -> str:
     return data_root
 
 
-def is_remote(path: str) -> bool:
-    return '://' in path
+def absolute(path: str) -> str:
+    """A local path made absolute; a URI (gs://...) as it is."""
+    return path if '://' in path else os.path.abspath(path)
 
 
 def check_output_root(output_root: str) -> None:
-    """Fails before any work when the output root cannot be written."""
+    """Fails before any work when the output root cannot be written (any filesystem)."""
     try:
         tf.io.gfile.makedirs(output_root)
-        if is_remote(output_root):
-            probe = os.path.join(output_root, f'.write-probe-{os.getpid()}')
-            with tf.io.gfile.GFile(probe, 'w') as f:
-                f.write('ok')
-            tf.io.gfile.remove(probe)
-        else:
-            with tempfile.NamedTemporaryFile(dir=output_root):
-                pass
+        probe = os.path.join(output_root, f'.write-probe-{os.getpid()}')
+        with tf.io.gfile.GFile(probe, 'w') as f:
+            f.write('ok')
+        tf.io.gfile.remove(probe)
     except (OSError, tf.errors.OpError) as err:
         raise PermissionError(f'{output_root}: output root is not writable ({err})') from None
 
@@ -125,12 +121,11 @@ def main(argv: Sequence[str]) -> int:
     families = check_families(args.families)
     output_root = os.path.abspath(args.output_root)
     check_output_root(output_root)
-    artifact_root = args.artifact_root or output_root
+    artifact_root = absolute(args.artifact_root) if args.artifact_root else output_root
     if artifact_root != output_root:
         check_output_root(artifact_root)
-    data_root = args.data_root if args.data_root and is_remote(args.data_root) else (
-        os.path.abspath(args.data_root) if args.data_root
-        else ensure_default_data(output_root, args.videos))
+    data_root = (absolute(args.data_root) if args.data_root
+                 else ensure_default_data(output_root, args.videos))
     reader.list_split_files(data_root, 'train')   # clear error before any work
     has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
     options = args.options

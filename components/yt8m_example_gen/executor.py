@@ -96,13 +96,13 @@ def hash_partition(item: Tuple[str, bytes], num_partitions: int, buckets: List[i
     return bisect.bisect(buckets, bucket)
 
 
-def write_summary(_, uri: str, problems: List[dict], by_kind: Dict[str, int],
-                  records: Dict[str, int], long_videos: int, max_listed: int) -> None:
+def write_summary(_, uri: str, listed: List[dict], by_kind: Dict[str, int],
+                  records: Dict[str, int], long_videos: int) -> None:
+    """bad_records.json; `listed` is already the first `max_listed` problems in order."""
     bad = sum(by_kind.values())
     summary = {'records_read': sum(records.values()) + bad, 'good_records': records,
                'bad_records': bad, 'by_kind': by_kind,
-               'videos_truncated_to_300_frames': long_videos,
-               'listed': sorted(problems, key=lambda p: (p['file'], p['record']))[:max_listed]}
+               'videos_truncated_to_300_frames': long_videos, 'listed': listed}
     tf.io.gfile.makedirs(uri)
     with tf.io.gfile.GFile(os.path.join(uri, SUMMARY_FILE), 'w') as f:
         json.dump(summary, f, indent=1)
@@ -202,7 +202,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                    | 'KindsDict' >> beam.combiners.ToDict())
         listed = (problems
                   | 'Problem' >> beam.Map(lambda item: item[0])
-                  | 'FirstProblems' >> beam.combiners.Top.Smallest(
+                  | 'FirstProblems' >> beam.combiners.Top.Smallest(   # sorted ascending
                       max_listed,
                       key=lambda p: (p['file'], p['record'])))
         records = ([counts[name] | f'Keyed[{name}]' >> beam.Map(lambda n, s=name: (s, n))
@@ -213,11 +213,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
              | 'Summary' >> beam.Create([None])
              | 'WriteSummary' >> beam.Map(
                  write_summary, uri=uri,
-                 problems=beam.pvalue.AsSingleton(listed),
+                 listed=beam.pvalue.AsSingleton(listed),
                  by_kind=beam.pvalue.AsSingleton(by_kind),
                  records=beam.pvalue.AsSingleton(records),
-                 long_videos=beam.pvalue.AsSingleton(long_videos),
-                 max_listed=max_listed))
+                 long_videos=beam.pvalue.AsSingleton(long_videos)))
         if exec_properties.get('bad_records') == 'skip':
             _ = (problems
                  | 'Readable' >> beam.Filter(lambda item: bool(item[1]))
