@@ -1,7 +1,8 @@
 # One image for every Kubeflow task and, as --sdk_container_image, for the
 # Beam workers of Dataflow or Flink: Python 3.10 with exactly the packages of
-# requirements.lock (the set the tests run against: TFX 1.16.0, TensorFlow
-# 2.16.2, Beam 2.61.0, ...), this project installed at /pipeline so that
+# requirements.lock (the runtime set: TFX 1.16.0, TensorFlow 2.16.2, Beam
+# 2.61.0, ...; the tests run against the same pins plus test tools,
+# requirements-test.lock, which the image does not carry), this project installed at /pipeline so that
 # dotted-path user code (run_fn, preprocessing_fn, TFMA metrics, custom
 # components, artifact types) imports in every pod and on every Beam worker,
 # and Beam's SDK-harness boot loader as the entrypoint.
@@ -24,7 +25,8 @@ COPY requirements.lock pyproject.toml ./
 RUN uv pip sync --system --no-cache requirements.lock
 COPY . .
 RUN uv pip install --system --no-cache --no-deps -e . \
-    && useradd --uid 1000 --create-home yt8m && chown -R yt8m /pipeline
-USER yt8m
+    && useradd --uid 1000 --gid 0 --create-home yt8m && chown -R 1000:0 /pipeline
+# A numeric user: a pod with `runAsNonRoot: true` can only verify a number.
+USER 1000:0
 ENV TF_USE_LEGACY_KERAS=1 TF_CPU_ALLOCATOR_USE_BFC=true PYTHONPATH=/pipeline
 ENTRYPOINT ["/opt/apache/beam/boot"]

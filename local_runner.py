@@ -9,7 +9,9 @@ Arguments after `--` go to Beam unchanged. Outputs land under --output-root
 (with --artifact-root gs://..., everything but ML Metadata lands there):
 `pipeline_root/` (artifacts), `metadata/metadata.db` (ML Metadata),
 `serving_model/<model name>/<version>/` (pushed models, TF Serving layout),
-`report/run-<time>/` (report.md, gap_vs_size.png), `data/` (default data).
+`report/run-<time>/` (report.md, gap_vs_size.png), `data/` (default data),
+`logs/run-<time>.log` (everything TFX, Beam and TensorFlow logged; the
+console shows one line per component start and end, `--verbose` all of it).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
-from pipeline import configs
-from pipeline.options import RunOptions, split_beam_args
-from pipeline.pipeline import check_families, create_pipeline
+from pipeline import configs, filesystems
+from pipeline.options import PipelinePaths, RunOptions, split_beam_args
+from pipeline.pipeline import create_pipeline
 from yt8m import reader
 
 logger = logging.getLogger('local_runner')
@@ -55,11 +57,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--videos', type=int, default=configs.DEFAULT_VIDEOS,
                         help='size of the generated default data set')
     parser.add_argument('--no-cache', action='store_true', help='re-run every component')
+    parser.add_argument('--verbose', action='store_true',
+                        help="stream everything TFX, Beam and TensorFlow log to the console "
+                             "(it always goes to the log file under --output-root)")
     RunOptions.add_arguments(parser)
     args = parser.parse_args(argv)
     args.beam_args = beam_args or DEFAULT_BEAM_ARGS
-    args.options = RunOptions.from_args(args)
-    args.families = list(args.options.families)
+    # Option mistakes (an unknown family, a typo in a training option) are
+    # reported by main() with the log path, like every mistake found before the run.
+    args.options, args.options_error = None, None
+    try:
+        args.options = RunOptions.from_args(args)
+    except ValueError as err:
+        args.options_error = str(err)
     return args
 
 
@@ -109,17 +119,41 @@ def newest_child(folder: str) -> Optional[str]:
     return os.path.join(folder, children[-1].rstrip('/')) if children else None
 
 
-def main(argv: Sequence[str]) -> int:
-    from tfx.orchestration import metadata
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-    from absl import logging as absl_logging
-    absl_logging.set_verbosity(absl_logging.INFO)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s',
-                        force=True)
+class UsageError(ValueError):
+    """A mistake in the flags or the paths, found before any component runs."""
 
+
+def _log_dir(output_root: str) -> str:
+    """<output root>/logs, or a temporary folder when the root cannot hold it."""
+    folder = os.path.join(output_root, 'logs')
+    try:
+        os.makedirs(folder, exist_ok=True)
+        return folder
+    except OSError:
+        import tempfile
+        return os.path.join(tempfile.gettempdir(), 'yt8m-logs')
+
+
+def main(argv: Sequence[str]) -> int:
+    """Runs the pipeline; returns 0, 1 (a component failed) or 2 (a usage mistake)."""
+    from pipeline import console
     args = parse_args(argv)
-    families = check_families(args.families)
-    output_root = os.path.abspath(args.output_root)
+    output_root = os.path.abspath(args.output_root)   # local: ML Metadata (SQLite) lives here
+    log_path = console.setup_logging(_log_dir(output_root), verbose=args.verbose)
+    try:
+        prepared = prepare(args, output_root)
+    except (UsageError, FileNotFoundError, PermissionError, ValueError) as err:
+        logger.exception('Stopped before the run')
+        print(f'Error: {err}\nFull log: {log_path}', file=sys.stderr)
+        return 2
+    return run(args, prepared, log_path)
+
+
+def prepare(args: argparse.Namespace, output_root: str) -> dict:
+    """Everything checked and resolved before the first component runs."""
+    if args.options_error:
+        raise UsageError(args.options_error)
+    filesystems.register_for([args.data_root, args.artifact_root])
     check_output_root(output_root)
     artifact_root = absolute(args.artifact_root) if args.artifact_root else output_root
     if artifact_root != output_root:
@@ -128,30 +162,63 @@ def main(argv: Sequence[str]) -> int:
                  else ensure_default_data(output_root, args.videos))
     reader.list_split_files(data_root, 'train')   # clear error before any work
     has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
-    options = args.options
-    train_examples = options.resolve_train_examples(data_root, has_validate,
-                                                    default_epochs=configs.EPOCHS)
+    options = args.options.with_budget(data_root, has_validate, default_epochs=configs.EPOCHS)
+    paths = PipelinePaths(
+        pipeline_root=os.path.join(artifact_root, 'pipeline_root'), data_root=data_root,
+        serving_model_dir=os.path.join(artifact_root, 'serving_model'),
+        report_dir=os.path.join(artifact_root, 'report'), has_validate_files=has_validate)
+    return {'options': options, 'paths': paths,
+            'metadata': os.path.join(output_root, 'metadata', 'metadata.db')}
 
-    serving_model_dir = os.path.join(artifact_root, 'serving_model')
-    report_dir = os.path.join(artifact_root, 'report')
+
+def run(args: argparse.Namespace, prepared: dict, log_path: str) -> int:
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from absl import logging as absl_logging
+    from pipeline import console
+    absl_logging.set_verbosity(absl_logging.INFO)
+    options, paths = prepared['options'], prepared['paths']
     pipeline = create_pipeline(
-        pipeline_root=os.path.join(artifact_root, 'pipeline_root'),
-        data_root=data_root, serving_model_dir=serving_model_dir, report_dir=report_dir,
-        has_validate_files=has_validate, **options.pipeline_kwargs(train_examples),
+        paths, options,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            os.path.join(output_root, 'metadata', 'metadata.db')),
+            prepared['metadata']),
         beam_pipeline_args=args.beam_args, enable_cache=not args.no_cache)
+    story = None
+    if not args.verbose:
+        story = console.RunConsole(prepared['metadata'], pipeline.pipeline_info.pipeline_name,
+                                   len(pipeline.components))
+        logging.getLogger().addHandler(story)
+    print(f'Running {len(pipeline.components)} components on {paths.data_root} '
+          f'(log: {log_path})', flush=True)
     started = time.time()
-    LocalDagRunner().run(pipeline)
-    logger.info('Pipeline finished in %.0f s', time.time() - started)
-    print(f'\nReport:        {newest_child(report_dir)}/report.md')
-    students = options.distill
-    for family in [*families, 'ensemble', *(f'student_{i}' for i in range(1, len(students) + 1))]:
-        pushed = newest_child(os.path.join(serving_model_dir, configs.serving_model_name(family)))
+    try:
+        LocalDagRunner().run(pipeline)
+    except Exception as err:   # the cause in one sentence; the traceback stays in the log
+        logger.exception('The run failed')
+        node = story.current if story else None
+        print(f'\n{console.failure_message(node, err, options.batch_size, options.preset)}'
+              f'\nFull log: {log_path}', file=sys.stderr)
+        return 1
+    finally:
+        if story:
+            logging.getLogger().removeHandler(story)
+            story.close()
+    print(f'\nPipeline finished in {time.time() - started:.0f} s')
+    report = newest_child(paths.report_dir)
+    if report:
+        import json
+        with tf.io.gfile.GFile(os.path.join(report, 'report.json')) as f:
+            print('\n'.join(console.report_table(json.load(f))))
+    print(f'\nReport:        {report}/report.md')
+    students = [f'student_{level}' for level in range(1, len(options.distill) + 1)]
+    for family in [*options.families, 'ensemble', *students]:
+        pushed = newest_child(os.path.join(paths.serving_model_dir,
+                                           configs.serving_model_name(family)))
         print(f'Pushed {family:8s} {pushed or "(not pushed: not blessed)"}')
-    print(f'ML Metadata:   {os.path.join(output_root, "metadata", "metadata.db")}')
+    print(f'ML Metadata:   {prepared["metadata"]}')
+    print(f'Full log:      {log_path}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(filesystems.exit_code(main(sys.argv[1:])))

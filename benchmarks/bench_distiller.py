@@ -34,7 +34,7 @@ from components.distiller import teacher_scores as scores_lib
 from tests import component_inputs as testdata
 from trainer import input_pipeline
 from trainer.config import TrainingConfig
-from trainer.run_fn import build_export_model, train_model
+from trainer.training import build_export_model, train_model
 from yt8m import eval_util, features, reader
 
 
@@ -89,10 +89,10 @@ def main() -> None:
 
     rows = []
     teacher_config = TrainingConfig(family=args.teacher_family, preset=args.preset,
-                                    batch_size=args.batch_size)
+                                    batch_size=args.batch_size,
+                                    train_examples=args.teacher_steps * args.batch_size)
     tf.random.set_seed(0)
-    teacher_model, weights, summary = train_model(teacher_config, *datasets(teacher_config),
-                                                  args.teacher_steps)
+    teacher_model, weights, summary = train_model(teacher_config, *datasets(teacher_config))
     teacher_gap = _eval_gap(teacher_model, layer, eval_records)
     teacher = testdata.export_teacher(root, graph,
                                       model=build_export_model(teacher_config, weights))
@@ -111,9 +111,10 @@ def main() -> None:
     for name, lam_lookup in (('plain', None),
                              ('distilled', scores_lib.TeacherLookup(scores_lib.load(scores_dir)))):
         config = TrainingConfig(family=args.family, preset=args.preset,
-                                batch_size=args.batch_size, seed=1)
+                                batch_size=args.batch_size, seed=1,
+                                train_examples=args.steps * args.batch_size)
         tf.random.set_seed(1)
-        model, _, summary = train_model(config, *datasets(config, lam_lookup), args.steps)
+        model, _, summary = train_model(config, *datasets(config, lam_lookup))
         results[name] = summary['training_seconds']
         rows.append({'model': f'{name} {args.family}/{args.preset}', 'steps': args.steps,
                      'train_s': summary['training_seconds'],

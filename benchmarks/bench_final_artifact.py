@@ -79,6 +79,7 @@ def export_member(family: str, preset: str, root: str, mode: str) -> dict:
 def build_ensemble(names, model_dirs, root: str, budget: int) -> dict:
     """The EnsembleBuilder executor over the members, choose_subset on."""
     from tfx.types import standard_artifacts
+    from components import artifact_files
     from components.ensemble import executor
 
     members = []
@@ -95,7 +96,7 @@ def build_ensemble(names, model_dirs, root: str, budget: int) -> dict:
         {executor.OUTPUT_KEY: [output]},
         {'member_names': json.dumps(list(names)), 'weighting': 'equal',
          'size_budget_bytes': budget, 'choose_subset': 1})
-    with open(os.path.join(output.uri, executor.REPORT_FILE)) as f:
+    with open(os.path.join(output.uri, artifact_files.ENSEMBLE_REPORT)) as f:
         built = json.load(f)
     built.update(build_s=round(time.perf_counter() - started, 1),
                  peak_rss_bytes=_peak_rss_bytes(),
@@ -170,7 +171,7 @@ def main() -> None:
                   f'{row["quantized_bytes"] / 1e6:.1f} MB', flush=True)
             members.append(row)
         quantized = {m['family']: m['quantized_bytes'] for m in members}
-        from components.ensemble.executor import greedy_smallest_first
+        from components.ensemble.weight_search import greedy_smallest_first
         float_subset = greedy_smallest_first(
             families, {m['family']: m['float32_bytes'] for m in members}, args.budget_bytes)
         built = in_child(build_ensemble, families, [m['quantized_dir'] for m in members],

@@ -49,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks.common import report  # noqa: E402
 from models import presets  # noqa: E402
-from trainer import monitor, run_fn, sampling  # noqa: E402
+from trainer import monitor, sampling, training  # noqa: E402
 from trainer.config import TrainingConfig  # noqa: E402
 from trainer.preprocessing import frame_statistics, transformed_arrays  # noqa: E402
 from yt8m import eval_util, features, reader, synthetic  # noqa: E402
@@ -115,10 +115,11 @@ def run_family(name, family, preset, data, args, oracle, early_stop=True):
     # budget leaves them.
     budget = TrainingConfig(family=family, preset=preset, batch_size=args.batch_size,
                             patience=0, eval_examples=len(validate[2]),
-                            eval_every_examples=args.steps * args.batch_size)
-    model, _, summary = run_fn.train_model(budget, train_dataset(train, args.batch_size, resample),
-                                           eval_dataset(validate, args.batch_size),
-                                           train_steps=args.steps)
+                            eval_every_examples=args.steps * args.batch_size,
+                            train_examples=args.steps * args.batch_size)
+    model, _, summary = training.train_model(budget,
+                                             train_dataset(train, args.batch_size, resample),
+                                             eval_dataset(validate, args.batch_size))
     row['train_videos_per_s'] = summary['curve'][-1]['examples_per_second']
     row['gap_budget'], row['infer_videos_per_s'] = score(model, test)
     row['parameters'] = summary['num_parameters']
@@ -127,8 +128,9 @@ def run_family(name, family, preset, data, args, oracle, early_stop=True):
                                 patience=args.patience, eval_examples=len(validate[2]),
                                 eval_every_examples=len(train[2]),
                                 train_examples=int(args.max_epochs * len(train[2])))
-        model, _, summary = run_fn.train_model(config, train_dataset(train, args.batch_size, resample),
-                                               eval_dataset(validate, args.batch_size), None)
+        model, _, summary = training.train_model(
+            config, train_dataset(train, args.batch_size, resample),
+            eval_dataset(validate, args.batch_size))
         row['gap_early_stop'], _ = score(model, test)
         row['early_stop_epochs'] = summary['best_step'] * args.batch_size / len(train[2])
         row['early_stop_of_oracle'] = row['gap_early_stop'] / oracle

@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import report  # noqa: E402
-from pipeline import lineage  # noqa: E402
+from tools import lineage  # noqa: E402
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from benchmarks.common import report  # noqa: E402
 from components import io_utils  # noqa: E402
 from components.quantizer import executor as executor_lib  # noqa: E402
 from models import optim, registry  # noqa: E402
-from tests.conftest import make_record  # noqa: E402
+from tests.records import make_record  # noqa: E402
 from trainer.export import export_serving_model  # noqa: E402
 from trainer.preprocessing import transform_videos  # noqa: E402
 from yt8m import features  # noqa: E402

@@ -1,4 +1,8 @@
-"""Names and defaults of the pipeline, as plain constants (TFX template style)."""
+"""Names and defaults of the pipeline, as plain constants (TFX template style).
+
+Loads no TensorFlow (tested): the runners, the KFP launcher and the container
+entrypoint read it before, or without, any model code.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,27 @@ import os
 import pathlib
 
 from components.report.members import MAX_STUDENTS
+from trainer.config import TrainingConfig
 
 PIPELINE_NAME = 'yt8m'
-# The packages whose code the fingerprint covers (everything the pipeline runs).
-CODE_PACKAGES = ('yt8m', 'trainer', 'models', 'components', 'pipeline')
+# The code that runs inside components, which the fingerprint covers. Not
+# pipeline/ (the DAG's own definition reaches the cache key through the
+# component specs), not tools/ (lineage, batch prediction, the KFP launcher),
+# not tests (`*_test.py`, tests/) and not the synthetic data generator.
+CODE_PACKAGES = ('yt8m', 'trainer', 'models', 'components')
+CODE_EXCLUDED = ('yt8m/synthetic', 'yt8m/data')
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 # Families trained by default; every name of models.registry.FAMILIES works.
 DEFAULT_FAMILIES = ('dbof', 'netvlad')
-DEFAULT_PRESET = 'small'
+DEFAULT_PRESET = TrainingConfig.preset
 # Budget: passes over the training split (the runners turn it into examples);
 # each Trainer stops earlier when eval GAP@20 stalls and keeps its best weights.
 EPOCHS = 10.0
-BATCH_SIZE = 32
-# create_pipeline's budget when a caller gives none (10 epochs of 1600 videos).
-DEFAULT_TRAIN_EXAMPLES = 16_000
+BATCH_SIZE = TrainingConfig.batch_size
+# The budget when neither --train-examples nor --epochs gives one (Kubeflow; 10
+# epochs of the default data's 1600 training videos): TrainingConfig's default.
+DEFAULT_TRAIN_EXAMPLES = TrainingConfig.train_examples
 
 # Blessing: beat the label prior (training label frequencies for every video,
 # scored on the same eval split) by this much GAP@20, stay above an absolute
@@ -40,7 +50,7 @@ BAD_RECORDS = 'fail'
 MAX_BAD_FRACTION = 0.01
 # Members enter the ensemble quantized the seed's way (uint8 + 256 levels per
 # variable of >= 17,000 elements); None keeps them float32.
-QUANTIZATION_MODE = 'uniform'
+QUANTIZATION = 'uniform'
 ENSEMBLE_WEIGHTING = 'fitted'
 
 # Distillation: one student family per level (the ensemble teaches level 1).
@@ -70,27 +80,35 @@ CONTAINER_PROJECT_DIR = '/pipeline'
 
 PREPROCESSING_FN = 'trainer.preprocessing.preprocessing_fn'
 RUN_FN = 'trainer.run_fn.run_fn'
-METRICS_MODULE = 'pipeline.metrics'
+METRICS_MODULE = 'components.tfma_metrics'
 
 
 def serving_model_name(family: str) -> str:
     return f'{PIPELINE_NAME}_{family}'
 
 
-def code_fingerprint() -> str:
-    """Hash of all of the project's code (.py and .pbtxt of every package).
+def fingerprinted_files(project_dir: pathlib.Path = PROJECT_DIR):
+    """The files whose bytes make the code fingerprint, in a stable order."""
+    for package in CODE_PACKAGES:
+        for path in sorted((project_dir / package).rglob('*')):
+            relative = path.relative_to(project_dir).as_posix()
+            if (path.suffix in ('.py', '.pbtxt') and not path.name.endswith('_test.py')
+                    and not relative.startswith(CODE_EXCLUDED)):
+                yield path
+
+
+def code_fingerprint(project_dir: pathlib.Path = PROJECT_DIR) -> str:
+    """Hash of the code that runs inside components (see CODE_PACKAGES).
 
     User code is referenced by dotted path from the installed package, so TFX
     would not notice an edit; this hash goes into the custom_config of
     Transform, the Trainers and the Distillers (so into their cache keys: an
-    edit re-runs them) and into ML Metadata, where `pipeline.lineage` shows it.
+    edit re-runs them) and into ML Metadata, where `tools.lineage` shows it.
     """
     digest = hashlib.sha256()
-    for package in CODE_PACKAGES:
-        for path in sorted((PROJECT_DIR / package).rglob('*')):
-            if path.suffix in ('.py', '.pbtxt'):
-                digest.update(str(path.relative_to(PROJECT_DIR)).encode())
-                digest.update(path.read_bytes())
+    for path in fingerprinted_files(project_dir):
+        digest.update(path.relative_to(project_dir).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

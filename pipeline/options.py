@@ -3,7 +3,8 @@
 `local_runner.py` and `kubeflow_runner.py` take the same flags for everything
 that shapes the pipeline (models, budget, quantization, ensemble, blessing,
 bad-record policy, distribution), parse them into one `RunOptions`, and hand
-`create_pipeline` the same keyword arguments. A setting given to one runner
+it to `create_pipeline(paths, options)` with the `PipelinePaths` of where they
+run. A setting given to one runner
 therefore means the same in the other. Only where things live (paths,
 image, metadata store) and the data-size default differ between runners.
 """
@@ -12,15 +13,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
+from models import presets
 from pipeline import configs
+from trainer.config import DISTRIBUTIONS, TrainingConfig
 
 logger = logging.getLogger(__name__)
 
 QUANTIZATION_CHOICES = ('uniform', 'per_channel', 'kmeans', 'float16', 'none')
-DISTRIBUTIONS = ('', 'mirrored', 'multi_worker')
 BAD_RECORD_POLICIES = ('fail', 'skip')
 
 
@@ -29,11 +32,44 @@ def _names(text: str) -> Tuple[str, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
+class PipelinePaths:
+    """Where a run reads and writes; the runners differ only here (and in the image)."""
+    pipeline_root: str
+    data_root: str
+    serving_model_dir: str
+    report_dir: str
+    # False: the data root has train files only; the eval split hashes video ids.
+    has_validate_files: bool = True
+    schema_file: str = configs.SCHEMA_FILE
+    # The input files' fingerprint at compile time, for backends whose cache
+    # key sees only parameters (open-source KFP); None where a driver
+    # fingerprints them at run time (LocalDagRunner, Vertex AI).
+    data_fingerprint: Optional[str] = None
+
+
+def _parse_training_option(text: str) -> Tuple[str, Any]:
+    """`key=value` of --training-option; the value as JSON if it parses, else a string."""
+    key, sep, value = text.partition('=')
+    if not sep or not key.strip():
+        raise ValueError(f'--training-option {text!r}: expected KEY=VALUE')
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+@dataclasses.dataclass(frozen=True)
 class RunOptions:
-    """What the pipeline does, independent of where it runs."""
+    """What the pipeline does, independent of where it runs.
+
+    One name per setting from flag to executor: `--batch-size` is
+    `RunOptions.batch_size` is `TrainingConfig.batch_size`. Everything is
+    checked when the options are made, before any component runs.
+    """
     families: Tuple[str, ...] = configs.DEFAULT_FAMILIES
     preset: str = configs.DEFAULT_PRESET
-    # Budget: train_examples wins; else epochs over the train split.
+    # Budget in examples; 0 until a runner resolves it (`with_budget`), from
+    # `epochs` over the train split or the default.
     train_examples: int = 0
     epochs: Optional[float] = None
     batch_size: int = configs.BATCH_SIZE
@@ -41,32 +77,67 @@ class RunOptions:
     learning_rate: Optional[float] = None
     ema_steps: int = 0
     distribution: str = ''
-    quantization: str = configs.QUANTIZATION_MODE
+    # Any other TrainingConfig field, e.g. {'eval_examples': 4096}.
+    training_overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    quantization: str = configs.QUANTIZATION
     size_budget_bytes: int = configs.SIZE_BUDGET_BYTES
     choose_subset: bool = False
+    ensemble_weighting: str = configs.ENSEMBLE_WEIGHTING
     distill: Tuple[str, ...] = configs.DISTILL_FAMILIES
     gap_floor: float = configs.GAP_FLOOR
+    max_gap_regression: float = configs.MAX_GAP_REGRESSION
     min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR
     bad_records: str = configs.BAD_RECORDS
     max_bad_fraction: float = configs.MAX_BAD_FRACTION
 
     def __post_init__(self):
+        object.__setattr__(self, 'families', tuple(dict.fromkeys(self.families)))
+        object.__setattr__(self, 'distill', tuple(self.distill))
+        if not self.families:
+            raise ValueError('no model families given; choose from '
+                             f'{", ".join(presets.FAMILIES)}')
         if self.quantization not in QUANTIZATION_CHOICES:
             raise ValueError(f'quantization must be one of {QUANTIZATION_CHOICES}')
-        if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(f'distribution must be one of {DISTRIBUTIONS}')
         if self.bad_records not in BAD_RECORD_POLICIES:
             raise ValueError(f'bad_records must be one of {BAD_RECORD_POLICIES}')
         if not 0 <= self.max_bad_fraction <= 1:
             raise ValueError(f'max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}')
-        if self.batch_size < 1 or self.train_examples < 0:
-            raise ValueError('batch_size must be >= 1 and train_examples >= 0')
+        if self.train_examples < 0:
+            raise ValueError(f'train_examples must be >= 0, got {self.train_examples}')
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f'epochs must be > 0, got {self.epochs}')
+        if len(self.distill) > configs.MAX_DISTILL_LEVELS:
+            raise ValueError(f'at most {configs.MAX_DISTILL_LEVELS} distillation levels, '
+                             f'got {len(self.distill)}')
+        fixed = sorted({'family', 'train_examples'} & set(self.training_overrides))
+        if fixed:
+            raise ValueError(f'training options {fixed} are set by --families/--distill and '
+                             'the budget flags, not --training-option')
+        # Every Trainer's and Distiller's configuration, built now: an unknown
+        # family, preset or training option fails here, naming it.
+        for family in (*self.families, *self.distill):
+            self.training_config(family)
+
+    def training_config(self, family: str) -> TrainingConfig:
+        """The one TrainingConfig of `family`'s Trainer (or Distiller student)."""
+        base = TrainingConfig(
+            family=family, preset=self.preset, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, patience=self.patience,
+            ema_steps=self.ema_steps, distribution=self.distribution,
+            # Before a runner resolves the budget, check the rest with a stand-in.
+            train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES)
+        return TrainingConfig.with_options(base, self.training_overrides)
+
+    @property
+    def quantization_mode(self) -> Optional[str]:
+        """The Quantizer's mode, or None when members stay float32."""
+        return None if self.quantization == 'none' else self.quantization
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         add = parser.add_argument
         add('--families', default=','.join(configs.DEFAULT_FAMILIES),
-            help='comma-separated model families')
+            help=f'comma-separated model families ({", ".join(presets.FAMILIES)})')
         add('--preset', default=configs.DEFAULT_PRESET,
             help='model size preset: tiny, small (2 CPU cores) or seed (the 2018 sizes)')
         add('--train-examples', type=int, default=0,
@@ -79,13 +150,16 @@ class RunOptions:
         add('--patience', type=int, default=3,
             help='stop after this many evaluations without a GAP@20 gain (0: off)')
         add('--learning-rate', type=float, default=None,
-            help="the Trainers' base learning rate (default: the preset's)")
+            help="the Trainers' base learning rate (default: the family's)")
         add('--ema-steps', type=int, default=0,
             help='EMA weight-averaging steps after the main training (0: off)')
         add('--distribution', default='', choices=DISTRIBUTIONS,
             help="tf.distribute strategy of the Trainers: '', mirrored (GPUs of one "
                  'machine) or multi_worker (TF_CONFIG)')
-        add('--quantization', default=configs.QUANTIZATION_MODE, choices=QUANTIZATION_CHOICES,
+        add('--training-option', action='append', default=[], metavar='KEY=VALUE',
+            help='any other field of trainer/config.py TrainingConfig, e.g. '
+                 'eval_examples=4096 (repeatable; checked before the run starts)')
+        add('--quantization', default=configs.QUANTIZATION, choices=QUANTIZATION_CHOICES,
             help='how ensemble members are quantized (none: float32)')
         add('--size-budget-bytes', type=int, default=configs.SIZE_BUDGET_BYTES,
             help='the ensemble graph must be smaller than this on disk')
@@ -95,6 +169,8 @@ class RunOptions:
             help="student family per distillation level, e.g. 'dbof,netvlad' "
                  "(the ensemble teaches level 1); 'none' to skip")
         add('--gap-floor', type=float, default=configs.GAP_FLOOR)
+        add('--max-gap-regression', type=float, default=configs.MAX_GAP_REGRESSION,
+            help='blessing allows at most this GAP@20 loss against the last pushed model')
         add('--min-gain-over-prior', type=float, default=configs.MIN_GAIN_OVER_PRIOR,
             help="blessing needs GAP@20 >= the label prior's + this")
         add('--bad-records', default=configs.BAD_RECORDS, choices=BAD_RECORD_POLICIES,
@@ -110,26 +186,30 @@ class RunOptions:
             train_examples=args.train_examples, epochs=args.epochs,
             batch_size=args.batch_size, patience=args.patience,
             learning_rate=args.learning_rate, ema_steps=args.ema_steps,
-            distribution=args.distribution, quantization=args.quantization,
+            distribution=args.distribution,
+            training_overrides=dict(_parse_training_option(text)
+                                    for text in args.training_option),
+            quantization=args.quantization,
             size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
             distill=() if args.distill == 'none' else _names(args.distill),
-            gap_floor=args.gap_floor, min_gain_over_prior=args.min_gain_over_prior,
+            gap_floor=args.gap_floor, max_gap_regression=args.max_gap_regression,
+            min_gain_over_prior=args.min_gain_over_prior,
             bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction)
 
-    def resolve_train_examples(self, data_root: str, has_validate_files: bool,
-                               default_epochs: Optional[float] = None,
-                               default_examples: int = 0) -> int:
-        """The budget in examples: --train-examples, else epochs x the train split's records.
+    def with_budget(self, data_root: str, has_validate_files: bool,
+                    default_epochs: Optional[float] = None) -> 'RunOptions':
+        """These options with `train_examples` resolved (the one place the budget is set).
 
-        Counting reads the train files' records without parsing them (seconds
-        for the default data, hours for the full release: give
-        --train-examples there).
+        --train-examples wins; else epochs (given, else `default_epochs`) x the
+        train split's records, counted without parsing them (seconds for the
+        default data, hours for the full release: give --train-examples
+        there); else configs.DEFAULT_TRAIN_EXAMPLES.
         """
         if self.train_examples:
-            return self.train_examples
+            return self
         epochs = self.epochs if self.epochs is not None else default_epochs
         if epochs is None:
-            return default_examples
+            return dataclasses.replace(self, train_examples=configs.DEFAULT_TRAIN_EXAMPLES)
         import tensorflow as tf
         from yt8m import reader
         files = reader.list_split_files(data_root, 'train')
@@ -138,24 +218,7 @@ class RunOptions:
             videos = videos * (configs.HASH_SPLIT_TOTAL_BUCKETS
                                - configs.HASH_SPLIT_EVAL_BUCKETS) // configs.HASH_SPLIT_TOTAL_BUCKETS
         logger.info('Budget: %g epochs x %d training videos', epochs, videos)
-        return max(1, int(round(epochs * videos)))
-
-    def pipeline_kwargs(self, train_examples: int) -> Dict[str, Any]:
-        """`create_pipeline` keyword arguments (the budget resolved by the runner)."""
-        training: Dict[str, Any] = {'preset': self.preset, 'ema_steps': self.ema_steps,
-                                    'patience': self.patience}
-        if self.distribution:
-            training['distribution'] = self.distribution
-        if self.learning_rate is not None:
-            training['learning_rate'] = self.learning_rate
-        return dict(
-            families=list(self.families), train_examples=train_examples,
-            batch_size=self.batch_size, training_options=training,
-            quantization_mode=None if self.quantization == 'none' else self.quantization,
-            size_budget_bytes=self.size_budget_bytes, choose_subset=self.choose_subset,
-            distill_families=list(self.distill), gap_floor=self.gap_floor,
-            min_gain_over_prior=self.min_gain_over_prior, bad_records=self.bad_records,
-            max_bad_fraction=self.max_bad_fraction)
+        return dataclasses.replace(self, train_examples=max(1, int(round(epochs * videos))))
 
 
 def split_beam_args(argv: Sequence[str]) -> Tuple[list, list]:

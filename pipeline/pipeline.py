@@ -1,19 +1,22 @@
 """The YouTube-8M TFX pipeline: one factory that every runner and test calls.
 
 YT8MExampleGen (every record checked) -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
-ValidationGate -> Transform -> LabelPrior -> Evaluator.prior (the floor) and
-Trainer.<family> (one per family) -> Quantizer.<family> -> EnsembleBuilder
+ValidationGate -> Transform -> LabelPrior -> Evaluator-prior (the floor) and
+Trainer-<family> (one per family) -> Quantizer-<family> -> EnsembleBuilder
 (one size-checked graph) -> BaselineLookup/Evaluator/BlessingGate/Pusher per
-model and for the ensemble -> Distiller.student_<level> (the ensemble
+model and for the ensemble -> Distiller-student-<level> (the ensemble
 teaches, each student teaches the next level) -> Report.
 
 The factory knows nothing of which runner calls it (TFX template pattern):
-paths, metadata and Beam arguments come in as parameters.
+`create_pipeline(paths, options)` takes where things live and what to do.
+Node ids are `<Kind>-<name>`: the same for both runners, and valid Argo task
+names (`[a-zA-Z0-9][-a-zA-Z0-9]*`), which Kubeflow's Argo backend requires.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+import re
+from typing import Dict, List, NamedTuple, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -37,9 +40,20 @@ from components.quantizer.component import Quantizer
 from components.report.component import Report
 from components.validation_gate.component import ValidationGate
 from components.yt8m_example_gen.component import YT8MExampleGen
-from models import registry
 from pipeline import configs
+from pipeline.options import PipelinePaths, RunOptions
 from yt8m import features
+
+# Argo's DAG task names (and so KFP task names on an Argo backend).
+ARGO_TASK_NAME = re.compile(r'^[a-zA-Z0-9][-a-zA-Z0-9]*$')
+
+
+def node_id(kind: str, name: str) -> str:
+    """`Trainer-dbof`, `Pusher-student-1`: one id per node, valid as an Argo task name."""
+    node = f'{kind}-{name}'.replace('_', '-').replace('.', '-')
+    if not ARGO_TASK_NAME.match(node):
+        raise ValueError(f'node id {node!r} is not a valid Argo task name')
+    return node
 
 
 def example_gen_input_config(has_validate_files: bool):
@@ -61,16 +75,6 @@ def example_gen_input_config(has_validate_files: bool):
                     example_gen_pb2.SplitConfig.Split(name=configs.EVAL_SPLIT,
                                                       hash_buckets=eval_buckets)],
             partition_feature_name=features.ID)))
-
-
-def check_families(families: Sequence[str]) -> List[str]:
-    """Unknown family names fail before any component runs."""
-    families = list(dict.fromkeys(families))
-    unknown = [family for family in families if family not in registry.FAMILIES]
-    if unknown or not families:
-        raise ValueError(f'unknown model families {unknown}; choose from '
-                         f'{", ".join(registry.FAMILIES)}')
-    return families
 
 
 def eval_config(gap_floor: float, max_regression: float,
@@ -103,184 +107,175 @@ def eval_config(gap_floor: float, max_regression: float,
         ])])
 
 
-def _evaluate_and_push(name: str, model, examples, schema, serving_model_dir: str,
-                       gap_floor: float, max_regression: float, prior_evaluation,
-                       min_gain_over_prior: float) -> dict:
-    """BaselineLookup -> Evaluator -> BlessingGate (vs the label prior) -> Pusher."""
-    destination = f'{serving_model_dir}/{configs.serving_model_name(name)}'
-    baseline = BaselineLookup(candidate_model=model, serving_model_dir=destination
-                              ).with_id(f'BaselineLookup.{name}')
-    evaluator = Evaluator(
-        examples=examples, model=model, baseline_model=baseline.outputs['baseline_model'],
-        schema=schema, eval_config=eval_config(gap_floor, max_regression),
-        example_splits=[configs.EVAL_SPLIT]).with_id(f'Evaluator.{name}')
-    gate = BlessingGate(evaluation=evaluator.outputs['evaluation'],
-                        tfma_blessing=evaluator.outputs['blessing'],
-                        prior_evaluation=prior_evaluation,
-                        min_gain_over_prior=min_gain_over_prior).with_id(f'BlessingGate.{name}')
-    pusher = Pusher(
-        model=model, model_blessing=gate.outputs['blessing'],
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=destination)),
-    ).with_id(f'Pusher.{name}')
-    return {'nodes': [baseline, evaluator, gate, pusher],
-            'evaluation': evaluator.outputs['evaluation'],
-            'blessing': gate.outputs['blessing'], 'pushed_model': pusher.outputs['pushed_model']}
+class DataNodes(NamedTuple):
+    nodes: list
+    examples: object
+    schema: object
+    gate: object
 
 
-def label_prior_nodes(examples, schema, transform_graph) -> dict:
-    """LabelPrior -> Evaluator.prior: the floor every candidate must clear."""
-    prior = LabelPrior(examples=examples, transform_graph=transform_graph)
-    evaluator = Evaluator(
-        examples=examples, model=prior.outputs['model'], schema=schema,
-        eval_config=eval_config(0.0, 0.0, with_baseline=False),
-        example_splits=[configs.EVAL_SPLIT]).with_id('Evaluator.prior')
-    return {'nodes': [prior, evaluator], 'model': prior.outputs['model'],
-            'evaluation': evaluator.outputs['evaluation']}
+class PriorNodes(NamedTuple):
+    nodes: list
+    model: object
+    evaluation: object
 
 
-def data_validation_nodes(data_root: str, has_validate_files: bool, schema_file: str,
-                          bad_records: str = configs.BAD_RECORDS,
-                          max_bad_fraction: float = configs.MAX_BAD_FRACTION) -> dict:
+class Judged(NamedTuple):
+    """A model's BaselineLookup -> Evaluator -> BlessingGate -> Pusher and their outputs."""
+    nodes: list
+    evaluation: object
+    blessing: object
+    pushed_model: object
+
+    def report_channels(self) -> dict:
+        return {'evaluation': self.evaluation, 'blessing': self.blessing,
+                'pushed_model': self.pushed_model}
+
+
+def data_validation_nodes(paths: PipelinePaths, options: RunOptions) -> DataNodes:
     """YT8MExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, ValidationGate."""
-    input_config, output_config = example_gen_input_config(has_validate_files)
+    input_config, output_config = example_gen_input_config(paths.has_validate_files)
     example_gen = YT8MExampleGen(
-        input_base=data_root, input_config=input_config, output_config=output_config,
-        bad_records=bad_records, max_bad_fraction=max_bad_fraction)
+        input_base=paths.data_root, input_config=input_config, output_config=output_config,
+        bad_records=options.bad_records, max_bad_fraction=options.max_bad_fraction,
+        data_fingerprint=paths.data_fingerprint)
     examples = example_gen.outputs['examples']
     statistics_gen = StatisticsGen(examples=examples)
-    schema_gen = ImportSchemaGen(schema_file=schema_file)
+    schema_gen = ImportSchemaGen(schema_file=paths.schema_file)
     schema = schema_gen.outputs['schema']
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema)
     validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'],
                                      examples=examples)
-    return {'nodes': [example_gen, statistics_gen, schema_gen, example_validator,
-                      validation_gate],
-            'examples': examples, 'schema': schema, 'gate': validation_gate}
+    return DataNodes([example_gen, statistics_gen, schema_gen, example_validator,
+                      validation_gate], examples, schema, validation_gate)
+
+
+def label_prior_nodes(examples, schema, transform_graph) -> PriorNodes:
+    """LabelPrior -> Evaluator-prior: the floor every candidate must clear."""
+    prior = LabelPrior(examples=examples, transform_graph=transform_graph)
+    evaluator = Evaluator(
+        examples=examples, model=prior.outputs['model'], schema=schema,
+        eval_config=eval_config(0.0, 0.0, with_baseline=False),
+        example_splits=[configs.EVAL_SPLIT]).with_id(node_id('Evaluator', 'prior'))
+    return PriorNodes([prior, evaluator], prior.outputs['model'],
+                      evaluator.outputs['evaluation'])
+
+
+def evaluate_and_push(name: str, model, examples, schema, paths: PipelinePaths,
+                      options: RunOptions, prior_evaluation) -> Judged:
+    """BaselineLookup -> Evaluator -> BlessingGate (vs the label prior) -> Pusher."""
+    destination = f'{paths.serving_model_dir}/{configs.serving_model_name(name)}'
+    baseline = BaselineLookup(candidate_model=model, serving_model_dir=destination
+                              ).with_id(node_id('BaselineLookup', name))
+    evaluator = Evaluator(
+        examples=examples, model=model, baseline_model=baseline.outputs['baseline_model'],
+        schema=schema, eval_config=eval_config(options.gap_floor, options.max_gap_regression),
+        example_splits=[configs.EVAL_SPLIT]).with_id(node_id('Evaluator', name))
+    gate = BlessingGate(evaluation=evaluator.outputs['evaluation'],
+                        tfma_blessing=evaluator.outputs['blessing'],
+                        prior_evaluation=prior_evaluation,
+                        min_gain_over_prior=options.min_gain_over_prior
+                        ).with_id(node_id('BlessingGate', name))
+    pusher = Pusher(
+        model=model, model_blessing=gate.outputs['blessing'],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=destination)),
+    ).with_id(node_id('Pusher', name))
+    return Judged([baseline, evaluator, gate, pusher], evaluator.outputs['evaluation'],
+                  gate.outputs['blessing'], pusher.outputs['pushed_model'])
 
 
 def create_pipeline(
-    pipeline_root: str,
-    data_root: str,
-    serving_model_dir: str,
-    report_dir: str,
-    families: Sequence[str] = configs.DEFAULT_FAMILIES,
-    has_validate_files: bool = True,
-    train_examples: int = configs.DEFAULT_TRAIN_EXAMPLES,
-    batch_size: int = configs.BATCH_SIZE,
-    training_options: Optional[Dict] = None,
-    gap_floor: float = configs.GAP_FLOOR,
-    max_regression: float = configs.MAX_GAP_REGRESSION,
-    min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR,
-    ensemble_weighting: str = configs.ENSEMBLE_WEIGHTING,
-    size_budget_bytes: int = configs.SIZE_BUDGET_BYTES,
-    choose_subset: bool = False,
-    quantization_mode: Optional[str] = configs.QUANTIZATION_MODE,
-    distill_families: Sequence[str] = configs.DISTILL_FAMILIES,
-    schema_file: str = configs.SCHEMA_FILE,
-    bad_records: str = configs.BAD_RECORDS,
-    max_bad_fraction: float = configs.MAX_BAD_FRACTION,
+    paths: PipelinePaths,
+    options: RunOptions,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     enable_cache: bool = True,
     pipeline_name: str = configs.PIPELINE_NAME,
 ) -> tfx_pipeline.Pipeline:
-    families = check_families(families)
-    if distill_families:
-        check_families(distill_families)
-        if len(distill_families) > configs.MAX_DISTILL_LEVELS:
-            raise ValueError(f'at most {configs.MAX_DISTILL_LEVELS} distillation levels')
-    fingerprint = configs.code_identity()
-    if train_examples < 1 or batch_size < 1:
-        raise ValueError(f'train_examples={train_examples} and batch_size={batch_size} '
-                         'must be >= 1')
-    # The budget travels in examples; TFX's TrainArgs gets the same budget in steps.
-    train_steps = -(-train_examples // batch_size)
-    budget = {'train_examples': train_examples, 'batch_size': batch_size}
-    data = data_validation_nodes(data_root, has_validate_files, schema_file,
-                                 bad_records, max_bad_fraction)
-    examples, schema = data['examples'], data['schema']
+    """The whole DAG, as a linear list of components (penguin template style)."""
+    if not options.train_examples:
+        raise ValueError('no training budget: resolve it first (RunOptions.with_budget) '
+                         'or give train_examples')
+    identity = configs.code_identity()
+    data = data_validation_nodes(paths, options)
+    examples, schema = data.examples, data.schema
     # materialize=False: float frames would be ~4x the raw records; the
     # trainer applies the transform graph itself.
     transform = Transform(
         examples=examples, schema=schema, preprocessing_fn=configs.PREPROCESSING_FN,
-        materialize=False, disable_statistics=True, custom_config=fingerprint)
-    transform.add_upstream_node(data['gate'])
-    nodes = [*data['nodes'], transform]
-    prior = label_prior_nodes(examples, schema, transform.outputs['transform_graph'])
-    nodes += prior['nodes']
-    gating = {'gap_floor': gap_floor, 'max_regression': max_regression,
-              'prior_evaluation': prior['evaluation'],
-              'min_gain_over_prior': min_gain_over_prior}
-    report_inputs = {'prior': {'model': prior['model'], 'evaluation': prior['evaluation']}}
+        materialize=False, disable_statistics=True, custom_config=identity)
+    transform.add_upstream_node(data.gate)
+    transform_graph = transform.outputs['transform_graph']
+    prior = label_prior_nodes(examples, schema, transform_graph)
+    nodes = [*data.nodes, transform, *prior.nodes]
+    report_inputs: Dict[str, dict] = {
+        'prior': {'model': prior.model, 'evaluation': prior.evaluation}}
+
+    def judge(name: str, model) -> Judged:
+        judged = evaluate_and_push(name, model, examples, schema, paths, options,
+                                   prior.evaluation)
+        nodes.extend(judged.nodes)
+        return judged
 
     ensemble_members = {}
-    for family in families:
+    for family in options.families:
+        config = options.training_config(family)
         trainer = Trainer(
-            run_fn=configs.RUN_FN, examples=examples,
-            transform_graph=transform.outputs['transform_graph'], schema=schema,
-            train_args=trainer_pb2.TrainArgs(num_steps=train_steps),
+            run_fn=configs.RUN_FN, examples=examples, transform_graph=transform_graph,
+            schema=schema, train_args=trainer_pb2.TrainArgs(num_steps=config.budget_steps),
             eval_args=trainer_pb2.EvalArgs(),
-            custom_config={'family': family, 'preset': configs.DEFAULT_PRESET,
-                           **(training_options or {}), **budget, **fingerprint},
-        ).with_id(f'Trainer.{family}')
-        evaluated = _evaluate_and_push(family, trainer.outputs['model'], examples, schema,
-                                       serving_model_dir, **gating)
-        nodes += [trainer, *evaluated.pop('nodes')]
+            custom_config={**config.to_custom_config(), **identity},
+        ).with_id(node_id('Trainer', family))
+        nodes.append(trainer)
+        judged = judge(family, trainer.outputs['model'])
         report_inputs[family] = {'model': trainer.outputs['model'],
-                                 'model_run': trainer.outputs['model_run'], **evaluated}
+                                 'model_run': trainer.outputs['model_run'],
+                                 **judged.report_channels()}
         ensemble_members[family] = trainer.outputs['model']
-        if quantization_mode:
+        if options.quantization_mode:
             quantizer = Quantizer(model=trainer.outputs['model'],
                                   model_run=trainer.outputs['model_run'], examples=examples,
-                                  mode=quantization_mode).with_id(f'Quantizer.{family}')
+                                  quantization=options.quantization_mode
+                                  ).with_id(node_id('Quantizer', family))
             nodes.append(quantizer)
             ensemble_members[family] = quantizer.outputs['quantized_model']
             report_inputs[family]['quantized_model'] = quantizer.outputs['quantized_model']
 
     # The pipeline's final artifact: one size-checked graph holding every member.
     ensemble = EnsembleBuilder(
-        models=ensemble_members,
-        examples=examples, weighting=ensemble_weighting,
-        size_budget_bytes=size_budget_bytes, choose_subset=choose_subset)
-    evaluated = _evaluate_and_push('ensemble', ensemble.outputs['model'], examples, schema,
-                                   serving_model_dir, **gating)
-    nodes += [ensemble, *evaluated.pop('nodes')]
-    report_inputs['ensemble'] = {'model': ensemble.outputs['model'], **evaluated}
+        models=ensemble_members, examples=examples, weighting=options.ensemble_weighting,
+        size_budget_bytes=options.size_budget_bytes, choose_subset=options.choose_subset)
+    nodes.append(ensemble)
+    report_inputs['ensemble'] = {'model': ensemble.outputs['model'],
+                                 **judge('ensemble', ensemble.outputs['model']).report_channels()}
 
     # Distillation levels: the ensemble teaches student 1, student 1 teaches
     # student 2, ...; teacher and student families may differ.
     teacher = ensemble.outputs['model']
-    for level, student_family in enumerate(distill_families, start=1):
-        options = {k: v for k, v in (training_options or {}).items()
-                   if k not in ('family', 'preset')}
-        distiller = Distiller(
-            teacher_model=teacher, examples=examples,
-            transform_graph=transform.outputs['transform_graph'],
-            student_family=student_family,
-            student_preset=(training_options or {}).get('preset', configs.DEFAULT_PRESET),
-            train_steps=train_steps,
-            training_options={**options, **budget, **fingerprint}
-        ).with_id(f'Distiller.student_{level}')
+    for level, student_family in enumerate(options.distill, start=1):
         name = f'student_{level}'
-        evaluated = _evaluate_and_push(name, distiller.outputs['model'], examples, schema,
-                                       serving_model_dir, **gating)
-        nodes += [distiller, *evaluated.pop('nodes')]
+        distiller = Distiller(
+            teacher_model=teacher, examples=examples, transform_graph=transform_graph,
+            training_config=options.training_config(student_family), code_identity=identity,
+        ).with_id(node_id('Distiller', name))
+        nodes.append(distiller)
         report_inputs[name] = {'model': distiller.outputs['model'],
-                               'model_run': distiller.outputs['model_run'], **evaluated}
+                               'model_run': distiller.outputs['model_run'],
+                               **judge(name, distiller.outputs['model']).report_channels()}
         teacher = distiller.outputs['model']
 
     # No half-results: every push waits until every model of the run is built
     # and judged, so a run that fails on the way (an ensemble over budget, a
     # Distiller that breaks) pushes nothing.
-    gates = [node for node in nodes if node.id.startswith('BlessingGate.')]
-    for pusher in (node for node in nodes if node.id.startswith('Pusher.')):
+    gates = [node for node in nodes if isinstance(node, BlessingGate)]
+    for pusher in (node for node in nodes if isinstance(node, Pusher)):
         for gate in gates:
             pusher.add_upstream_node(gate)
-    nodes.append(Report(examples=examples, members=report_inputs, report_dir=report_dir))
-    code_version.stamp(nodes, fingerprint['code_fingerprint'])
+    nodes.append(Report(examples=examples, members=report_inputs, report_dir=paths.report_dir))
+    code_version.stamp(nodes, identity['code_fingerprint'])
     return tfx_pipeline.Pipeline(
-        pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=nodes,
+        pipeline_name=pipeline_name, pipeline_root=paths.pipeline_root, components=nodes,
         enable_cache=enable_cache, metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds .venv from nothing: Python 3.10, every package pinned by requirements.lock,
+# Builds .venv from nothing: Python 3.10, every package pinned by requirements-test.lock
+# (the image's requirements.lock plus the test tools, at the same pins),
 # and this project installed in editable mode. Idempotent: when the lock and
 # pyproject.toml are unchanged since the last successful run it returns at once.
 set -euo pipefail
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 STAMP="$VENV/.setup-stamp"
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements-test.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   echo "setup: .venv is up to date"
   exit 0
@@ -30,7 +31,7 @@ done
 
 # --seed puts pip in the venv: TFX pip-installs user-module wheels with it.
 [[ -x "$VENV/bin/python" ]] || uv venv --seed --python "$PY" "$VENV"
-uv pip sync --python "$VENV/bin/python" requirements.lock
+uv pip sync --python "$VENV/bin/python" requirements-test.lock
 uv pip install --python "$VENV/bin/python" --no-deps -e .
 echo "$want" > "$STAMP"
 echo "setup: done ($("$VENV/bin/python" --version))"

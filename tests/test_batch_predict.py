@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from models.registry import build_model
-from pipeline import batch_predict
-from tests.conftest import make_record, write_records
+from tools import batch_predict
+from tests.records import make_record, write_records
 from trainer.export import export_serving_model
 from trainer.preprocessing import transform_videos
 from yt8m import features, synthetic

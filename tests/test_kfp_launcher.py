@@ -1,11 +1,11 @@
-"""pipeline.kfp_launcher on hand-made specs: order, hand-over and clear failures."""
+"""tools.kfp_launcher on hand-made specs: order, hand-over and clear failures."""
 
 import sys
 
 import pytest
 import yaml
 
-from pipeline import kfp_launcher
+from tools import kfp_launcher
 
 
 def _spec(tmp_path, tasks, command, args=('{{$}}',)):
@@ -76,3 +76,68 @@ def test_cycles_unknown_tasks_and_placeholders_are_refused(tmp_path):
     with pytest.raises(kfp_launcher.LaunchError, match=r"first: placeholder \{\{\$\.inputs"):
         kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project).run()
     assert kfp_launcher.reported_artifacts(str(tmp_path / 'no_output.json')) == {}
+
+
+# Records what the task was handed: its inputs' types and its outputs' names.
+HANDOVER_TASK = '''
+import json, sys
+executor_input = json.loads(sys.argv[1])
+inputs = executor_input['inputs']['artifacts'].get('data', {}).get('artifacts', [])
+planned = executor_input['outputs']['artifacts']['data']['artifacts'][0]
+with open(executor_input['outputs']['outputFile'], 'w') as f:
+    json.dump({'artifacts': {'data': {'artifacts': [dict(planned, metadata={
+        'input_types': [a['type'] for a in inputs],
+        'outputs': sorted(executor_input['outputs']['artifacts'])})]}}}, f)
+'''
+WIRE = {'inputs': {'artifacts': {'data': {'taskOutputArtifact': {
+    'producerTask': 'first', 'outputArtifactKey': 'data'}}}}}
+
+
+def test_open_source_kfp_hands_over_typeless_inputs_and_an_executor_logs_output(tmp_path):
+    spec, project = _spec(tmp_path, {'second': WIRE, 'first': {}},
+                          ['python', '-c', HANDOVER_TASK])
+    produced = kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project, backend='kfp').run()
+    (second,) = produced['second']['data']
+    assert second['metadata']['input_types'] == [{'instanceSchema': ''}]
+    assert second['metadata']['outputs'] == ['data', 'executor-logs']
+    (logs,) = produced['second']['executor-logs']
+    assert logs['type'] == {'schemaTitle': 'system.Artifact'}
+    assert second['name'].isdigit()          # an MLMD id, as KFP names artifacts
+    # Vertex AI hands the producer's type over and adds no output.
+    produced = kfp_launcher.Launcher(spec, str(tmp_path / 'run_v'), project,
+                                     backend='vertex').run()
+    (second,) = produced['second']['data']
+    assert second['metadata']['input_types'] == [{'schemaTitle': 'system.Artifact'}]
+    assert second['metadata']['outputs'] == ['data']
+
+
+def test_argo_refuses_dotted_and_underscored_task_names(tmp_path):
+    spec, project = _spec(tmp_path, {'Trainer.dbof': {}, 'student_1': {}, 'Trainer-dbof': {}},
+                          ['python', '-c', 'pass'])
+    with pytest.raises(kfp_launcher.LaunchError,
+                       match=r"Argo refuses .*\['Trainer\.dbof', 'Trainer\.dbof-driver', "
+                             r"'student_1', 'student_1-driver'\]"):
+        kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project, backend='kfp')
+
+
+def test_the_kfp_cache_reuses_a_task_only_when_its_key_is_unchanged(tmp_path):
+    cached = {'cachingOptions': {'enableCache': True}}
+    spec, project = _spec(tmp_path, {'first': dict(cached), 'second': {**WIRE, **cached},
+                                     'live': {'cachingOptions': {'enableCache': False}}},
+                          ['python', '-c', HANDOVER_TASK])
+    cache = str(tmp_path / 'cache')
+    first_run = kfp_launcher.Launcher(spec, str(tmp_path / 'run1'), project, 'kfp', cache)
+    first_run.run()
+    assert first_run.cached == []
+    again = kfp_launcher.Launcher(spec, str(tmp_path / 'run2'), project, 'kfp', cache)
+    again.run()
+    assert sorted(again.cached) == ['first', 'second']      # 'live' opted out: it ran
+    assert again.produced['second'] == first_run.produced['second']
+    # A changed container command changes the key: every task runs again.
+    edited = yaml.safe_load(open(spec))
+    edited['deploymentSpec']['executors']['step_executor']['container']['command'][0] = 'python3'
+    changed = tmp_path / 'changed.yaml'
+    changed.write_text(yaml.safe_dump(edited))
+    third = kfp_launcher.Launcher(str(changed), str(tmp_path / 'run3'), project, 'kfp', cache)
+    third.run()
+    assert third.cached == []

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import run_fn, sampling
+from trainer import sampling, training
 from trainer.config import TrainingConfig
 from trainer.preprocessing import frame_statistics, transformed_arrays
 from yt8m import eval_util, features, synthetic
@@ -54,7 +54,7 @@ def test_a_few_epochs_beat_the_label_prior_by_far(learnable, family):
     prior_gap = eval_util.gap_at_k(prior, eval_labels)
     config = TrainingConfig(family=family, preset='small', batch_size=32,
                             train_examples=8 * len(train_labels), patience=3)
-    model, _, summary = run_fn.train_model(config, *_datasets(learnable, 32), train_steps=None)
+    model, _, summary = training.train_model(config, *_datasets(learnable, 32))
     assert summary['best_eval_gap'] > prior_gap + 0.15, (summary['best_eval_gap'], prior_gap)
     # Predictions differ from video to video (a prior-only model's do not).
     (ex, en, _) = learnable[1]

@@ -1,31 +1,36 @@
 """The whole DAG on a tiny dataset with the real components (no mocks).
 
-Runs YT8MExampleGen -> ... -> BlessingGate -> Pusher -> Report under
-LocalDagRunner with a SQLite ML Metadata store, twice (the second run must
-come from the cache), then checks every model against the Evaluator's own
+Runs YT8MExampleGen -> ... -> BlessingGate -> Pusher -> Report through
+`local_runner.main` (LocalDagRunner, a SQLite ML Metadata store), twice (the
+second run must come from the cache), then checks its console and every model against the Evaluator's own
 figure and every push against the label-prior rule. The data is small but
 clearly learnable (5 classes), so that blessing has something to decide:
 a model is pushed exactly when it beats the label prior by the margin.
 """
 
+import contextlib
 import glob
+import io
 import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import local_runner
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.blessing_gate import executor as gate_executor
 from components.validation_gate.executor import DataValidationError
-from pipeline.metrics import candidate_metrics
-from pipeline import batch_predict, configs, lineage
-from pipeline.pipeline import create_pipeline
+from components.tfma_metrics import candidate_metrics
+from pipeline import configs
+from tools import batch_predict, lineage
+from pipeline.options import PipelinePaths, RunOptions
+from pipeline.pipeline import create_pipeline, node_id
 from components.yt8m_example_gen.executor import BadDataError
-from tests.conftest import make_record, write_flawed_shards, write_records
+from tests.records import make_record, write_flawed_shards, write_records
 from yt8m import eval_util, features, reader, synthetic
 
 FAMILY = 'dbof'
@@ -37,20 +42,32 @@ FAMILY = 'dbof'
 FAMILIES = ('dbof', 'netfv')
 MODELS = FAMILIES + ('ensemble', 'student_1')
 MIN_GAIN = 0.02
+# local_runner's layout under --output-root.
+ROOT, METADATA = 'pipeline_root', os.path.join('metadata', 'metadata.db')
+# The shared run, as a person would start it.
+FLAGS = ['--families', ','.join(FAMILIES), '--train-examples', '400', '--batch-size', '16',
+         '--preset', 'tiny', '--ema-steps', '2', '--learning-rate', '0.01',
+         '--training-option', 'prior_examples=128', '--training-option', 'eval_every_examples=200',
+         '--gap-floor', '0', '--max-gap-regression', '1', '--min-gain-over-prior', str(MIN_GAIN),
+         '--distill', 'dbof', '--bad-records', 'skip', '--max-bad-fraction', '0.1']
+CONSOLE_LINE_BUDGET = 200
 
 
 def _pipeline(tmp, data_root, families=FAMILIES, bad_records='skip'):
+    paths = PipelinePaths(
+        pipeline_root=str(tmp / ROOT), data_root=str(data_root),
+        serving_model_dir=str(tmp / 'serving_model'), report_dir=str(tmp / 'report'))
+    options = RunOptions(
+        families=families, train_examples=400, batch_size=16, preset='tiny', ema_steps=2,
+        learning_rate=0.01,
+        training_overrides={'prior_examples': 128, 'eval_every_examples': 200},
+        gap_floor=0.0, max_gap_regression=1.0, min_gain_over_prior=MIN_GAIN,
+        distill=('dbof',) if len(families) > 1 else (),
+        bad_records=bad_records, max_bad_fraction=0.1)
     return create_pipeline(
-        pipeline_root=str(tmp / 'root'), data_root=str(data_root),
-        serving_model_dir=str(tmp / 'serving_model'), report_dir=str(tmp / 'report'),
-        families=families, train_examples=400, batch_size=16,
-        training_options={'preset': 'tiny', 'ema_steps': 2, 'learning_rate': 0.01,
-                          'prior_examples': 128, 'eval_every_examples': 200},
-        gap_floor=0.0, max_regression=1.0, min_gain_over_prior=MIN_GAIN,
-        distill_families=('dbof',) if len(families) > 1 else (),
-        bad_records=bad_records, max_bad_fraction=0.1,
+        paths, options,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            str(tmp / 'metadata.db')),
+            str(tmp / METADATA)),
         beam_pipeline_args=['--direct_num_workers=1'])
 
 
@@ -68,19 +85,29 @@ def pipeline_run(tmp_path_factory):
                        validate_fraction=0.3)
     # Flawed train shards: with --bad-records skip the run goes on without them.
     write_flawed_shards(data_root)
-    LocalDagRunner().run(_pipeline(tmp, data_root))
+    assert _run_local(tmp, data_root)[0] == 0
     return tmp, data_root
 
 
+def _run_local(tmp, data_root):
+    """local_runner.main with the shared flags; (exit code, console text)."""
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
+        code = local_runner.main([*FLAGS, '--data-root', str(data_root),
+                                  '--output-root', str(tmp)])
+    (tmp / f'console-{len(glob.glob(str(tmp / "console-*")))}.txt').write_text(console.getvalue())
+    return code, console.getvalue()
+
+
 def _model_dir(tmp, name):
-    producer = {'ensemble': 'EnsembleBuilder', 'student_1': 'Distiller.student_1',
-                'prior': 'LabelPrior'}.get(name, f'Trainer.{name}')
-    (path,) = glob.glob(str(tmp / 'root' / producer / 'model' / '*' / 'Format-Serving'))
+    producer = {'ensemble': 'EnsembleBuilder', 'student_1': 'Distiller-student-1',
+                'prior': 'LabelPrior'}.get(name, node_id('Trainer', name))
+    (path,) = glob.glob(str(tmp / ROOT / producer / 'model' / '*' / 'Format-Serving'))
     return path
 
 
 def _gap(tmp, name):
-    (evaluation,) = glob.glob(str(tmp / 'root' / f'Evaluator.{name}' / 'evaluation' / '*'))
+    (evaluation,) = glob.glob(str(tmp / ROOT / node_id('Evaluator', name) / 'evaluation' / '*'))
     return candidate_metrics(evaluation)['gap_at_20']
 
 
@@ -110,8 +137,10 @@ def test_pushed_exactly_when_the_label_prior_is_beaten(pipeline_run):
         versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(name) / '*'))
         pushed[name] = bool(versions)
         assert pushed[name] == (_gap(tmp, name) >= prior_gap + MIN_GAIN), name
-    # The data is learnable: the DBoF and the ensemble learn it.
-    assert pushed['dbof'] and pushed['ensemble'], pushed
+    # The data is learnable: the ensemble and its best member learn it (which
+    # member that is varies from run to run at this tiny budget: the Beam job
+    # writes the examples in a different order each time).
+    assert pushed['ensemble'] and any(pushed[family] for family in FAMILIES), pushed
     # The prior itself is never a push candidate.
     assert not glob.glob(str(tmp / 'serving_model' / '*prior*'))
 
@@ -120,7 +149,7 @@ def test_a_prior_only_model_is_not_blessed(pipeline_run, tmp_path):
     """The gate's executor, given the prior's own evaluation as the candidate."""
     from tfx.types import standard_artifacts
     tmp, _ = pipeline_run
-    (prior_eval,) = glob.glob(str(tmp / 'root' / 'Evaluator.prior' / 'evaluation' / '*'))
+    (prior_eval,) = glob.glob(str(tmp / ROOT / 'Evaluator-prior' / 'evaluation' / '*'))
     evaluation, tfma_blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
     prior_evaluation, blessing = standard_artifacts.ModelEvaluation(), standard_artifacts.ModelBlessing()
     evaluation.uri = prior_evaluation.uri = prior_eval
@@ -137,7 +166,7 @@ def test_a_prior_only_model_is_not_blessed(pipeline_run, tmp_path):
 
 def test_evaluator_gap_equals_gap_of_the_model(pipeline_run):
     tmp, data_root = pipeline_run
-    (evaluation,) = glob.glob(str(tmp / 'root' / f'Evaluator.{FAMILY}' / 'evaluation' / '*'))
+    (evaluation,) = glob.glob(str(tmp / ROOT / node_id('Evaluator', FAMILY) / 'evaluation' / '*'))
     recorded = candidate_metrics(evaluation)
     served = tf.saved_model.load(_model_dir(tmp, FAMILY)).signatures['serving_default']
     predictions, labels = [], []
@@ -156,7 +185,7 @@ def test_evaluator_gap_equals_gap_of_the_model(pipeline_run):
 
 def test_final_ensemble_holds_every_member_and_averages_them(pipeline_run):
     tmp, data_root = pipeline_run
-    (ensemble_dir,) = glob.glob(str(tmp / 'root' / 'EnsembleBuilder' / 'model' / '*'))
+    (ensemble_dir,) = glob.glob(str(tmp / ROOT / 'EnsembleBuilder' / 'model' / '*'))
     report = json.load(open(os.path.join(ensemble_dir, 'ensemble_report.json')))
     weights = report['weights']
     assert set(weights) == set(FAMILIES) and sum(weights.values()) == pytest.approx(1.0)
@@ -167,7 +196,7 @@ def test_final_ensemble_holds_every_member_and_averages_them(pipeline_run):
     expected = 0
     for family, weight in weights.items():
         # Members enter the ensemble quantized.
-        (member,) = glob.glob(str(tmp / 'root' / f'Quantizer.{family}' / 'quantized_model' / '*'
+        (member,) = glob.glob(str(tmp / ROOT / node_id('Quantizer', family) / 'quantized_model' / '*'
                                   / 'Format-Serving'))
         member_out = tf.saved_model.load(member).signatures['serving_default'](examples=records)
         expected += weight * member_out[features.PROBABILITIES].numpy()
@@ -202,10 +231,10 @@ def test_report_and_lineage(pipeline_run, capsys):
     assert f'| {FAMILY} |' in text and '| prior |' in text and 'Sample predictions' in text
     assert os.path.getsize(os.path.join(run_dir, 'gap_vs_size.png')) > 1000
     assert os.path.getsize(os.path.join(run_dir, 'learning_curves.png')) > 1000
-    lineage.main(['--metadata', str(tmp / 'metadata.db')])
+    lineage.main(['--metadata', str(tmp / METADATA)])
     printed = capsys.readouterr().out
     # The card of the newest model that was really pushed.
-    store = lineage.open_store(str(tmp / 'metadata.db'))
+    store = lineage.open_store(str(tmp / METADATA))
     pushed = lineage.newest_pushed_model(store)
     flags = lineage._properties(pushed)
     assert flags['pushed'] == 1 and os.path.isdir(flags['pushed_destination'])
@@ -220,25 +249,28 @@ def test_report_and_lineage(pipeline_run, capsys):
     assert 'hyper-parameters: ' in card and '"train_examples": 400' in card
     # The newest push is the distilled student: its lineage runs through the
     # teacher (the ensemble of quantized members) back to the examples.
-    for upstream in ('PushedModel', 'Distiller.student_1', 'EnsembleBuilder',
-                     f'Quantizer.{FAMILY}', f'Trainer.{FAMILY}', 'TransformGraph', 'Schema',
+    for upstream in ('PushedModel', 'Distiller-student-1', 'EnsembleBuilder',
+                     node_id('Quantizer', FAMILY), node_id('Trainer', FAMILY), 'TransformGraph', 'Schema',
                      'Examples', 'YT8MExampleGen'):
         assert upstream in printed
 
 
 def test_second_run_is_served_from_cache(pipeline_run):
     tmp, data_root = pipeline_run
-    LocalDagRunner().run(_pipeline(tmp, data_root))
-    store = lineage.open_store(str(tmp / 'metadata.db'))
+    pushed_before = glob.glob(str(tmp / 'serving_model' / '*' / '*'))
+    assert _run_local(tmp, data_root)[0] == 0
+    store = lineage.open_store(str(tmp / METADATA))
     states = {e.last_known_state for e in _executions_of_latest_run(store)}
     assert states == {metadata_store_pb2.Execution.CACHED}
-    versions = glob.glob(str(tmp / 'serving_model' / configs.serving_model_name(FAMILY) / '*'))
-    assert len(versions) == 1
+    # Nothing is pushed twice; the ensemble (blessed on this data) once.
+    assert sorted(glob.glob(str(tmp / 'serving_model' / '*' / '*'))) == sorted(pushed_before)
+    assert len(glob.glob(str(tmp / 'serving_model' / configs.serving_model_name('ensemble')
+                             / '*'))) == 1
 
 
 def test_flawed_records_are_quarantined_and_reported(pipeline_run):
     tmp, data_root = pipeline_run
-    store = lineage.open_store(str(tmp / 'metadata.db'))
+    store = lineage.open_store(str(tmp / METADATA))
     (examples,) = [a for a in store.get_artifacts_by_type('Examples')
                    if a.state == metadata_store_pb2.Artifact.LIVE]
     flaws = write_flawed_shards(tmp / 'expected')  # the same flaws, for their names
@@ -268,9 +300,9 @@ def test_flawed_records_stop_the_run_before_training(tmp_path):
     for name, detail in flaws.values():
         assert any(str(data_root / name) in line and detail in line for line in lines), name
     assert not (tmp_path / 'serving_model').exists()
-    assert not glob.glob(str(tmp_path / 'root' / 'Trainer.*'))
-    assert not glob.glob(str(tmp_path / 'root' / 'YT8MExampleGen' / 'examples' / '*' / 'Split-*'))
-    store = lineage.open_store(str(tmp_path / 'metadata.db'))
+    assert not glob.glob(str(tmp_path / ROOT / 'Trainer-*'))
+    assert not glob.glob(str(tmp_path / ROOT / 'YT8MExampleGen' / 'examples' / '*' / 'Split-*'))
+    store = lineage.open_store(str(tmp_path / METADATA))
     assert not [a for a in store.get_artifacts_by_type('Examples')
                 if a.state == metadata_store_pb2.Artifact.LIVE]
 
@@ -287,4 +319,48 @@ def test_records_failing_validation_stop_before_training(tmp_path):
         LocalDagRunner().run(_pipeline(tmp_path, data_root, families=(FAMILY,)))
     assert "for example video ids ['odd']" in str(err.value)
     assert not (tmp_path / 'serving_model').exists()
-    assert not glob.glob(str(tmp_path / 'root' / 'Trainer.*'))
+    assert not glob.glob(str(tmp_path / ROOT / 'Trainer-*'))
+
+
+def test_the_console_tells_the_story_and_the_log_keeps_everything(pipeline_run):
+    tmp, _ = pipeline_run
+    console = (tmp / 'console-0.txt').read_text()
+    lines = console.splitlines()
+    assert len(lines) < CONSOLE_LINE_BUDGET, len(lines)
+    for node in ('YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-netfv',
+                 'EnsembleBuilder', 'Distiller-student-1', 'Pusher-ensemble', 'Report'):
+        assert any(line.strip().startswith(f'{node} ') for line in lines), node
+    assert any('Trainer-dbof' in line and 'best eval GAP@20' in line for line in lines)
+    assert any('YT8MExampleGen' in line and 'records read' in line for line in lines)
+    assert any('[main] step' in line for line in lines)        # the Trainers' progress
+    assert 'GAP@20  Hit@1' in console and 'Report:' in console
+    log_path = console.split('Full log:')[-1].strip().split()[0]
+    log = open(log_path).read()
+    assert 'Component Trainer-dbof is running.' in log and 'Running launcher for' in log
+    assert len(log.splitlines()) > 10 * len(lines)
+    # The cached rerun says so, component by component.
+    rerun = (tmp / 'console-1.txt').read_text()
+    assert any('Trainer-dbof cached' in line for line in rerun.splitlines())
+
+
+def test_a_failed_run_ends_with_the_component_and_the_cause(tmp_path):
+    """Bad data through local_runner: exit 1, the flaw named last, no traceback, the log path."""
+    data_root = tmp_path / 'data'
+    data_root.mkdir()
+    write_records(data_root / 'train0000.tfrecord', [make_record(b'a'), make_record(b'b')])
+    write_records(data_root / 'validate0000.tfrecord', [make_record(b'c')])
+    write_records(data_root / 'train0103.tfrecord', [make_record(b'label5000', labels=(5000,))])
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
+        code = local_runner.main(['--families', FAMILY, '--preset', 'tiny', '--distill', 'none',
+                                  '--train-examples', '32', '--data-root', str(data_root),
+                                  '--output-root', str(tmp_path / 'out')])
+    text = console.getvalue()
+    assert code == 1 and 'Traceback' not in text
+    lines = text.strip().splitlines()
+    (start,) = [i for i, line in enumerate(lines) if line.startswith('YT8MExampleGen failed: ')]
+    tail = lines[start:]
+    assert len(tail) <= 16
+    assert any("train0103.tfrecord" in line and "video id 'label5000'" in line for line in tail)
+    log_path = tail[-1].split('Full log: ')[1]
+    assert 'Traceback' in open(log_path).read()

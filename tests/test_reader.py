@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REAL_DIR, make_record, write_records
+from tests.records import REAL_DIR, make_record, write_records
 from yt8m import features, reader
 
 

@@ -13,8 +13,9 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from pipeline import configs
+from pipeline.options import PipelinePaths, RunOptions
 from pipeline.pipeline import data_validation_nodes
-from tests.conftest import REAL_DIR
+from tests.records import REAL_DIR
 
 
 def test_real_records_pass_the_curated_schema(tmp_path):
@@ -23,11 +24,13 @@ def test_real_records_pass_the_curated_schema(tmp_path):
     for index, path in enumerate(sorted(REAL_DIR.glob('*.tfrecord'))):
         # The release names its shards train*.tfrecord; the redistributor did not.
         shutil.copy(path, data_root / f'train{index:04d}.tfrecord')
-    data = data_validation_nodes(str(data_root), has_validate_files=False,
-                                 schema_file=configs.SCHEMA_FILE)
+    paths = PipelinePaths(pipeline_root=str(tmp_path / 'root'), data_root=str(data_root),
+                          serving_model_dir='', report_dir='', has_validate_files=False,
+                          schema_file=configs.SCHEMA_FILE)
+    data = data_validation_nodes(paths, RunOptions())
     LocalDagRunner().run(tfx_pipeline.Pipeline(
         pipeline_name='real_records', pipeline_root=str(tmp_path / 'root'),
-        components=data['nodes'],
+        components=data.nodes,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(tmp_path / 'metadata.db')),
         beam_pipeline_args=['--direct_num_workers=1']))

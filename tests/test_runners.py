@@ -9,39 +9,87 @@ import sys
 import threading
 
 import pytest
-import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 import kubeflow_runner
 import local_runner
-from pipeline.pipeline import check_families
+from pipeline import kfp_spec
+from pipeline.options import RunOptions
 
 
 def test_unknown_family_fails_before_anything():
-    with pytest.raises(ValueError, match=r"unknown model families \['resnet'\]"):
-        check_families(['dbof', 'resnet'])
+    with pytest.raises(ValueError, match=r"unknown model family 'resnet'"):
+        RunOptions(families=('dbof', 'resnet'))
+    with pytest.raises(ValueError, match=r"unknown model family 'gru2'"):
+        RunOptions(distill=('gru2',))
 
 
-def test_data_root_without_matching_files(tmp_path):
+@pytest.mark.parametrize('runner,roots', [
+    (local_runner, []),
+    (kubeflow_runner, ['--pipeline-root', 'gs://b/root', '--data-root', 'gs://b/data'])])
+def test_a_typo_in_a_training_option_fails_at_compile_time(runner, roots, capsys):
+    """Every Trainer's and Distiller's TrainingConfig is built from the flags."""
+    if runner is kubeflow_runner:
+        with pytest.raises(SystemExit):
+            runner.parse_args(roots + ['--training-option', 'ema_gama=0.01'])
+        assert "unknown training options ['ema_gama']" in capsys.readouterr().err
+    else:   # local_runner.main reports it with the log path (test_usual_mistakes_in_the_flags)
+        args = runner.parse_args(['--training-option', 'ema_gama=0.01'])
+        assert "unknown training options ['ema_gama']" in args.options_error
+    options = runner.parse_args(roots + ['--training-option', 'ema_gamma=0.01',
+                                         '--training-option', 'eval_examples=512']).options
+    assert options.training_config('dbof').ema_gamma == 0.01
+    assert options.training_config('netvlad').eval_examples == 512
+
+
+def _stops_before_the_run(capsys, argv, message):
+    """Exit code 2, the cause in one line on stderr, and the path of a log that holds it."""
+    assert local_runner.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and 'Traceback' not in err, err
+    log_path = re.search(r'Full log: (\S+)', err).group(1)
+    assert message in open(log_path).read()
+
+
+def test_data_root_without_matching_files(tmp_path, capsys):
     (tmp_path / 'notes.txt').write_text('not data')
-    with pytest.raises(FileNotFoundError, match='no train files'):
-        local_runner.main(['--data-root', str(tmp_path), '--output-root', str(tmp_path / 'out')])
-    with pytest.raises(FileNotFoundError, match='does not exist'):
-        local_runner.main(['--data-root', str(tmp_path / 'missing'),
-                           '--output-root', str(tmp_path / 'out')])
+    out = ['--output-root', str(tmp_path / 'out')]
+    _stops_before_the_run(capsys, ['--data-root', str(tmp_path), *out], 'no train files')
+    _stops_before_the_run(capsys, ['--data-root', str(tmp_path / 'missing'), *out],
+                          'does not exist')
 
 
-def test_unwritable_output_root(tmp_path):
+def test_unwritable_output_root(tmp_path, capsys):
     blocker = tmp_path / 'a_file'
     blocker.write_text('x')
-    with pytest.raises(PermissionError, match='output root is not writable'):
-        local_runner.main(['--output-root', str(blocker / 'out')])
+    _stops_before_the_run(capsys, ['--output-root', str(blocker / 'out')],
+                          'output root is not writable')
+
+
+@pytest.mark.parametrize('flags,message', [
+    (['--families', 'dbof,resnet'], "unknown model family 'resnet'"),
+    (['--preset', 'huge'], "unknown preset 'huge'"),
+    (['--epochs', '0'], 'epochs must be > 0'),
+    (['--batch-size', '0'], 'batch_size must be >= 1'),
+    (['--training-option', 'ema_gama=0.01'], "unknown training options ['ema_gama']"),
+])
+def test_usual_mistakes_in_the_flags(tmp_path, capsys, flags, message):
+    _stops_before_the_run(capsys, [*flags, '--output-root', str(tmp_path / 'out')], message)
+
+
+def test_out_of_memory_names_the_preset_and_batch_size_to_lower():
+    import tensorflow as tf
+    from pipeline import console
+    error = tf.errors.ResourceExhaustedError(None, None, 'OOM when allocating tensor')
+    assert console.failure_message('Trainer-netvlad', error, 64, 'seed') == (
+        'Trainer-netvlad failed: out of memory; lower --batch-size (now 64) or choose a '
+        'smaller --preset (now seed).')
 
 
 def test_beam_arguments_pass_through():
     args = local_runner.parse_args(['--families', 'dbof', '--', '--runner=DirectRunner'])
-    assert args.beam_args == ['--runner=DirectRunner'] and args.families == ['dbof']
+    assert args.beam_args == ['--runner=DirectRunner'] and args.options.families == ('dbof',)
 
 
 # One compile serves every spec test (a compile costs ~15 s on 2 cores): the
@@ -58,26 +106,25 @@ def compiled(tmp_path_factory):
     root = tmp_path_factory.mktemp('kfp')
     resources = root / 'resources.json'
     resources.write_text(json.dumps({
-        'Trainer.dbof': {'gpu_type': 'nvidia-tesla-t4', 'gpu_count': 2},
+        'Trainer-dbof': {'gpu_type': 'nvidia-tesla-t4', 'gpu_count': 2},
         'EnsembleBuilder': {'memory_gb': 48}}))
     output = root / 'pipeline.yaml'
     kubeflow_runner.main(SHARED_FLAGS + [
         '--output', str(output), '--image', 'example.com/yt8m:1',
         '--pipeline-root', 'gs://bucket/yt8m', '--data-root', 'gs://bucket/frame',
-        '--resources', str(resources)])
+        '--resources', str(resources), '--no-data-fingerprint'])
     return output
 
 
 def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
     output = compiled
-    with open(output) as f:
-        spec_dict = yaml.safe_load(f)
+    spec_dict = kfp_spec.load(str(output))[0]
     spec = json_format.ParseDict(spec_dict, pipeline_spec_pb2.PipelineSpec(),
                                  ignore_unknown_fields=True)
     tasks = spec.root.dag.tasks
-    assert {'Trainer.dbof', 'Trainer.netvlad', 'Evaluator.dbof', 'Pusher.netvlad',
-            'Transform', 'Report', 'Quantizer.dbof', 'EnsembleBuilder', 'Pusher.ensemble',
-            'Distiller.student_1', 'Distiller.student_2', 'Pusher.student_2'} <= set(tasks)
+    assert {'Trainer-dbof', 'Trainer-netvlad', 'Evaluator-dbof', 'Pusher-netvlad',
+            'Transform', 'Report', 'Quantizer-dbof', 'EnsembleBuilder', 'Pusher-ensemble',
+            'Distiller-student-1', 'Distiller-student-2', 'Pusher-student-2'} <= set(tasks)
     executors = spec.deployment_spec['executors']
     for name, task in tasks.items():
         component = spec.components[task.component_ref.name]
@@ -87,13 +134,19 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
     # Open-source KFP v2 cannot run TFX Resolver nodes (importer tasks are fine).
     assert not any('resolver' in name.lower() for name in tasks)
     assert json.dumps(spec_dict).count('LatestBlessedModel') == 0
-    # The pod entrypoint rebuilds custom artifact types from their schema title
-    # (tfx kubeflow_v2_entrypoint_utils._retrieve_class_path): import them the
+    # Every task runs the image's entrypoint, which maps the project's type
+    # titles to their classes before TFX's entrypoint imports them by path
+    # (kubeflow_v2_entrypoint_utils._retrieve_class_path): import them the
     # same way, in a fresh process.
+    for name, task in tasks.items():
+        label = spec.components[task.component_ref.name].executor_label
+        assert spec_dict['deploymentSpec']['executors'][label]['container']['command'] == [
+            'python', '-m', 'pipeline.kfp_entrypoint'], name
     titles = sorted(set(re.findall(r'title: (yt8m\.\w+)', output.read_text())))
     assert titles == ['yt8m.RunReport', 'yt8m.TeacherScores']
     code = ('import sys; from tfx.utils import import_utils; '
-            'print(*[import_utils.import_class_by_path(t).TYPE_NAME for t in sys.argv[1:]])')
+            'from pipeline.kfp_entrypoint import custom_class_paths; paths = custom_class_paths(); '
+            'print(*[import_utils.import_class_by_path(paths[t]).TYPE_NAME for t in sys.argv[1:]])')
     imported = subprocess.run([sys.executable, '-c', code, *titles], capture_output=True,
                               text=True, check=True, cwd=tmp_path)
     assert imported.stdout.split() == titles
@@ -102,8 +155,8 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
 def test_every_task_resolves_as_the_kfp2_driver_resolves_it(compiled):
     """Schema 2.1: every parameter is a typed `runtimeValue.constant`, the only
     form the KFP 2 backend's driver resolves; the legacy form is refused."""
-    from pipeline import kfp_launcher
-    spec = yaml.safe_load(compiled.read_text())
+    from tools import kfp_launcher
+    spec = kfp_spec.load(str(compiled))[0]
     assert spec['schemaVersion'] == '2.1.0'
     tasks = spec['root']['dag']['tasks']
     order = kfp_launcher.topological_order(tasks)
@@ -115,21 +168,22 @@ def test_every_task_resolves_as_the_kfp2_driver_resolves_it(compiled):
         assert set(values) == set(task.get('inputs', {}).get('parameters', {})), name
         for producer in task.get('dependentTasks', []):
             assert order.index(producer) < order.index(name), (producer, name)
-    trainer = spec['components']['Trainer.dbof']
+    trainer = spec['components']['Trainer-dbof']
     custom_config = json.loads(kfp_launcher.parameter_values(
-        'Trainer.dbof', tasks['Trainer.dbof'], trainer)['custom_config'])
+        'Trainer-dbof', tasks['Trainer-dbof'], trainer)['custom_config'])
     assert custom_config['ema_steps'] == 7 and custom_config['learning_rate'] == 0.002
     legacy = {'inputs': {'parameters': {'run_fn': {'runtimeValue': {
         'constantValue': {'stringValue': 'trainer.run_fn.run_fn'}}}}}}
     with pytest.raises(kfp_launcher.LaunchError, match='resolves only runtimeValue.constant'):
-        kfp_launcher.parameter_values('Trainer.dbof', legacy, trainer)
+        kfp_launcher.parameter_values('Trainer-dbof', legacy, trainer)
     wrong_type = {'inputs': {'parameters': {'run_fn': {'runtimeValue': {'constant': 3}}}}}
     with pytest.raises(kfp_launcher.LaunchError, match='type mismatch: expect STRING'):
-        kfp_launcher.parameter_values('Trainer.dbof', wrong_type, trainer)
+        kfp_launcher.parameter_values('Trainer-dbof', wrong_type, trainer)
 
 
 def test_launcher_takes_the_images_environment(tmp_path):
-    from pipeline import configs, kfp_launcher
+    from pipeline import configs
+    from tools import kfp_launcher
     env = kfp_launcher.image_environment(os.path.join(configs.PROJECT_DIR, 'Dockerfile'),
                                          str(tmp_path))
     assert env['TF_USE_LEGACY_KERAS'] == '1' and env['PYTHONPATH'] == str(tmp_path)
@@ -137,14 +191,16 @@ def test_launcher_takes_the_images_environment(tmp_path):
 
 def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
     """A run that fails on the way pushes nothing: each Pusher follows every BlessingGate."""
+    from pipeline.options import PipelinePaths, RunOptions
     from pipeline.pipeline import create_pipeline
     pipeline = create_pipeline(
-        pipeline_root=str(tmp_path / 'root'), data_root=str(tmp_path / 'data'),
-        serving_model_dir=str(tmp_path / 'serving'), report_dir=str(tmp_path / 'report'),
-        families=('dbof', 'netvlad'), distill_families=('dbof',))
+        PipelinePaths(pipeline_root=str(tmp_path / 'root'), data_root=str(tmp_path / 'data'),
+                      serving_model_dir=str(tmp_path / 'serving'),
+                      report_dir=str(tmp_path / 'report')),
+        RunOptions(families=('dbof', 'netvlad'), distill=('dbof',), train_examples=1000))
     nodes = {node.id: node for node in pipeline.components}
-    gates = {name for name in nodes if name.startswith('BlessingGate.')}
-    pushers = [node for name, node in nodes.items() if name.startswith('Pusher.')]
+    gates = {name for name in nodes if name.startswith('BlessingGate-')}
+    pushers = [node for name, node in nodes.items() if name.startswith('Pusher-')]
     assert len(gates) == len(pushers) == 4
     for pusher in pushers:
         assert gates <= {node.id for node in pusher.upstream_nodes}, pusher.id
@@ -153,7 +209,7 @@ def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
     from pipeline import configs
     stamped = [node for node in pipeline.components
                if code_version.KEY in node.spec.PARAMETERS]
-    assert {node.id.split('.')[0] for node in stamped} >= {
+    assert {node.id.split('-')[0] for node in stamped} >= {
         'YT8MExampleGen', 'ValidationGate', 'LabelPrior', 'BaselineLookup', 'BlessingGate',
         'Quantizer', 'EnsembleBuilder', 'Report'}
     for node in stamped:
@@ -163,35 +219,40 @@ def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
 def test_both_runners_take_one_configuration(compiled):
     """The same flags mean the same pipeline, locally and compiled for Kubeflow."""
     local = local_runner.parse_args(SHARED_FLAGS)
-    kubeflow = kubeflow_runner.parse_args(SHARED_FLAGS + ['--output', 'unused.yaml'])
+    kubeflow = kubeflow_runner.parse_args(SHARED_FLAGS + [
+        '--output', 'unused.yaml', '--pipeline-root', 'gs://b/root', '--data-root', 'gs://b/d'])
     assert local.options == kubeflow.options
     assert local.options.preset == 'seed' and local.options.bad_records == 'skip'
-    spec = yaml.safe_load(compiled.read_text())
+    spec, platform = kfp_spec.load(str(compiled))
     tasks = spec['root']['dag']['tasks']
 
     def container(name):
         label = spec['components'][tasks[name]['componentRef']['name']]['executorLabel']
         return spec['deploymentSpec']['executors'][label]['container']
     # Per-node resources: the file's entries over the defaults (pipeline/resources.py).
-    trainer = container('Trainer.dbof')['resources']
+    trainer = container('Trainer-dbof')['resources']
     assert trainer['cpuLimit'] == 8 and trainer['memoryLimit'] == 32
-    assert trainer['accelerator'] == {'type': 'nvidia-tesla-t4', 'count': '2'}
+    # A GPU in open-source KFP's form: the Kubernetes resource, the model as a node selector.
+    assert trainer['accelerator'] == {'type': 'nvidia.com/gpu', 'count': '2'}
+    selectors = platform['platforms']['kubernetes']['deploymentSpec']['executors']
+    assert selectors == {'Trainer-dbof_executor': {'nodeSelector': {'labels': {
+        'cloud.google.com/gke-accelerator': 'nvidia-tesla-t4'}}}}
     assert container('EnsembleBuilder')['resources']['memoryLimit'] == 48
     assert 'resources' not in container('StatisticsGen')
 
     def task_inputs(name):
         return json.dumps(tasks[name]['inputs'])
-    assert '\\"preset\\": \\"seed\\"' in task_inputs('Trainer.dbof')
-    assert '\\"distribution\\": \\"mirrored\\"' in task_inputs('Trainer.dbof')
-    assert '\\"ema_steps\\": 7' in task_inputs('Trainer.dbof')
-    assert 'float16' in task_inputs('Quantizer.dbof')
+    assert '\\"preset\\": \\"seed\\"' in task_inputs('Trainer-dbof')
+    assert '\\"distribution\\": \\"mirrored\\"' in task_inputs('Trainer-dbof')
+    assert '\\"ema_steps\\": 7' in task_inputs('Trainer-dbof')
+    assert 'float16' in task_inputs('Quantizer-dbof')
     assert '5000000' in task_inputs('EnsembleBuilder')
     assert 'skip' in task_inputs('YT8MExampleGen') and '0.05' in task_inputs('YT8MExampleGen')
-    assert 'logistic' in task_inputs('Distiller.student_1')
+    assert 'logistic' in task_inputs('Distiller-student-1')
 
 
-class _KfpApiStub(http.server.BaseHTTPRequestHandler):
-    """Just enough of the KFP v2beta1 REST API for kfp.Client to submit a run."""
+class _JsonApiStub(http.server.BaseHTTPRequestHandler):
+    """A REST API stub: records every request, answers JSON."""
     requests: list = []
 
     def _reply(self, body):
@@ -201,6 +262,14 @@ class _KfpApiStub(http.server.BaseHTTPRequestHandler):
         self.send_header('Content-Length', str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class _KfpApiStub(_JsonApiStub):
+    """Just enough of the KFP v2beta1 REST API for kfp.Client to submit a run."""
+    requests: list = []
 
     def do_GET(self):
         self.requests.append(('GET', self.path, None))
@@ -220,15 +289,12 @@ class _KfpApiStub(http.server.BaseHTTPRequestHandler):
             self._reply({'run_id': 'run-1', 'display_name': body.get('display_name'),
                          'experiment_id': 'exp-1'})
 
-    def log_message(self, *args):
-        pass
-
 
 def test_submit_sends_the_compiled_spec_unchanged_with_its_root(compiled, tmp_path):
     output = tmp_path / 'pipeline.yaml'
     output.write_bytes(compiled.read_bytes())
     written = output.read_bytes()
-    spec = yaml.safe_load(written)
+    spec = kfp_spec.load(str(output))[0]
     assert spec['defaultPipelineRoot'] == 'gs://bucket/yt8m'
     server = http.server.HTTPServer(('127.0.0.1', 0), _KfpApiStub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -242,6 +308,87 @@ def test_submit_sends_the_compiled_spec_unchanged_with_its_root(compiled, tmp_pa
     assert output.read_bytes() == written          # submitting does not recompile
     (run,) = [body for method, path, body in _KfpApiStub.requests
               if method == 'POST' and path.endswith('/runs')]
-    assert run['pipeline_spec'] == spec
+    # With a platform config (the GPU node selector), kfp.Client sends both.
+    # (compared as protos: `enableCache: false` travels as the proto default, {})
+    sent = json_format.ParseDict(run['pipeline_spec']['pipeline_spec'],
+                                 pipeline_spec_pb2.PipelineSpec())
+    assert sent == json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    assert run['pipeline_spec']['platform_spec']['platforms']['kubernetes']
     assert run['runtime_config']['pipeline_root'] == 'gs://bucket/yt8m'
     assert run['runtime_config'].get('parameters', {}) == {}
+
+
+class _VertexApiStub(_JsonApiStub):
+    """Vertex AI's REST pipelineJobs.create and the GCS bucket lookup, as aiplatform calls them."""
+    requests: list = []
+
+    def do_GET(self):
+        self.requests.append(('GET', self.path, None))
+        if self.path.startswith('/storage/v1/b/'):
+            self._reply({'name': self.path.split('/')[4].split('?')[0], 'projectNumber': '42'})
+        else:
+            self._reply({'name': self.path.split('?')[0][len('/v1/'):],
+                         'state': 'PIPELINE_STATE_RUNNING'})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers['Content-Length'])) or b'{}')
+        self.requests.append(('POST', self.path, body))
+        job_id = self.path.split('pipelineJobId=')[1].split('&')[0]
+        self._reply({**body, 'name': f"{self.path.split('?')[0][len('/v1/'):]}/{job_id}",
+                     'state': 'PIPELINE_STATE_PENDING'})
+
+
+def test_vertex_target_compiles_its_own_gpu_form_and_submits_a_pipeline_job(
+        tmp_path, monkeypatch):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.aiplatform.utils import resource_manager_utils
+    resources = tmp_path / 'resources.json'
+    resources.write_text(json.dumps({'Trainer': {'gpu_type': 'nvidia-tesla-t4',
+                                                 'gpu_count': 1}}))
+    output = tmp_path / 'vertex.yaml'
+    kubeflow_runner.main([
+        '--target', 'vertex', '--output', str(output), '--families', 'dbof', '--distill', 'none',
+        '--pipeline-root', 'gs://bucket/yt8m', '--data-root', 'gs://bucket/frame',
+        '--train-examples', '64', '--resources', str(resources)])
+    (spec,) = kfp_spec.load(str(output))            # no Kubernetes platform config
+    trainer = spec['deploymentSpec']['executors']['Trainer-dbof_executor']['container']
+    assert trainer['resources']['accelerator'] == {'type': 'NVIDIA_TESLA_T4', 'count': '1'}
+    # The ExampleGen keeps its cache (Vertex runs its fingerprinting hook), the lookup not.
+    tasks = spec['root']['dag']['tasks']
+    assert tasks['YT8MExampleGen']['cachingOptions'] == {'enableCache': True}
+    assert tasks['BaselineLookup-dbof']['cachingOptions'] == {'enableCache': False}
+
+    server = http.server.HTTPServer(('127.0.0.1', 0), _VertexApiStub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f'http://127.0.0.1:{server.server_port}'
+    monkeypatch.setenv('STORAGE_EMULATOR_HOST', endpoint)
+    # The bucket-squatting check asks Resource Manager for the project's number.
+    monkeypatch.setattr(resource_manager_utils, 'get_project_number', lambda *a, **k: 42)
+    try:
+        _VertexApiStub.requests = []
+        name = kubeflow_runner.submit_vertex(
+            str(output), 'proj', 'europe-west4', service_account='sa@proj.iam',
+            labels={'team': 'video'}, credentials=AnonymousCredentials(), api_endpoint=endpoint)
+    finally:
+        server.shutdown()
+    (create,) = [(path, body) for method, path, body in _VertexApiStub.requests
+                 if method == 'POST']
+    path, body = create
+    assert path.startswith('/v1/projects/proj/locations/europe-west4/pipelineJobs?pipelineJobId=')
+    assert name.startswith('projects/proj/locations/europe-west4/pipelineJobs/yt8m-')
+    assert body['serviceAccount'] == 'sa@proj.iam' and body['labels'] == {'team': 'video'}
+    assert body['runtimeConfig']['gcsOutputDirectory'] == 'gs://bucket/yt8m'
+    # Each task's own cache setting travels unchanged (PipelineJob would overwrite it).
+    sent = body['pipelineSpec']['root']['dag']['tasks']
+    assert sent['BaselineLookup-dbof']['cachingOptions'] == {'enableCache': False}
+    assert sent['Trainer-dbof']['cachingOptions'] == {'enableCache': True}
+
+
+def test_local_roots_are_refused_for_a_cluster_target(tmp_path, capsys):
+    for target in ('kfp', 'vertex'):
+        with pytest.raises(SystemExit, match=r'--pipeline-root /tmp/root.*cannot reach a path'):
+            kubeflow_runner.main(['--target', target, '--output', str(tmp_path / 's.yaml'),
+                                  '--pipeline-root', '/tmp/root', '--data-root', 'gs://b/d'])
+    with pytest.raises(SystemExit, match=r'--data-root s3://b/d.*cannot reach'):
+        kubeflow_runner.main(['--target', 'vertex', '--output', str(tmp_path / 's.yaml'),
+                              '--pipeline-root', 'gs://b/r', '--data-root', 's3://b/d'])

@@ -1,4 +1,4 @@
-"""Tests of the synthetic data generator (yt8m/synthetic.py).
+"""Tests of the synthetic data generator (yt8m/synthetic/).
 
 Why: every other test, the pipeline and the benchmarks train on this data;
 it must be in the exact release format, byte-for-byte reproducible, use real

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import run_fn, sampling
+from trainer import sampling, training
 from trainer.config import TrainingConfig
 from yt8m import eval_util, features
 
@@ -48,12 +48,12 @@ def _toy_dataset(batch=4, frames=300, finite=False):
 def test_exported_weights_score_what_the_summary_says(tmp_path):
     """Best-or-EMA export: the returned weights reproduce the GAP the summary reports."""
     config = TrainingConfig(family='logistic', preset='tiny', ema_steps=3, ema_gamma=0.5,
-                            learning_rate=0.1, batch_size=4, patience=0)
-    model, weights, summary = run_fn.train_model(
-        config, _toy_dataset(), _toy_dataset(finite=True), train_steps=4)
+                            learning_rate=0.1, batch_size=4, patience=0, train_examples=16)
+    model, weights, summary = training.train_model(
+        config, _toy_dataset(), _toy_dataset(finite=True))
     assert summary['ema_steps'] == 3 and summary['budget_steps'] == 4
     assert [p['phase'] for p in summary['curve']].count('ema') == 1
-    exported = run_fn.build_export_model(config, weights)
+    exported = training.build_export_model(config, weights)
     for got, want in zip(exported.get_weights(), weights):
         np.testing.assert_array_equal(got, want)
     inputs, labels = next(iter(_toy_dataset(finite=True)))
@@ -64,20 +64,19 @@ def test_exported_weights_score_what_the_summary_says(tmp_path):
 
 def test_budget_is_examples_and_batch_size():
     config = TrainingConfig(train_examples=1000, batch_size=64)
-    assert run_fn.budget_steps(config, train_steps=7) == 16      # ceil(1000 / 64)
-    assert run_fn.budget_steps(TrainingConfig(), train_steps=7) == 7
-    with pytest.raises(ValueError, match='no training budget'):
-        run_fn.budget_steps(TrainingConfig(), train_steps=None)
-    assert run_fn.evaluation_interval(config, 16) == 2           # 10 evaluations per budget
-    assert run_fn.evaluation_interval(
+    assert config.budget_steps == 16      # ceil(1000 / 64)
+    with pytest.raises(ValueError, match='train_examples must be >= 1'):
+        TrainingConfig(train_examples=0)
+    assert training.evaluation_interval(config, 16) == 2           # 10 evaluations per budget
+    assert training.evaluation_interval(
         TrainingConfig(eval_every_examples=320, batch_size=64), 16) == 5
 
 
 def test_tensorboard_scalars_are_written(tmp_path):
     config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.1,
-                            batch_size=4, patience=0)
-    run_fn.train_model(config, _toy_dataset(), _toy_dataset(finite=True), train_steps=3,
-                       log_dir=str(tmp_path))
+                            batch_size=4, patience=0, train_examples=12)
+    training.train_model(config, _toy_dataset(), _toy_dataset(finite=True),
+                         log_dir=str(tmp_path))
     names = set()
     for path in tf.io.gfile.glob(str(tmp_path / 'events.out.tfevents.*')):
         for event in tf.compat.v1.train.summary_iterator(path):
@@ -89,9 +88,9 @@ def test_tensorboard_scalars_are_written(tmp_path):
 def test_early_stopping_keeps_the_best_weights():
     """Four videos are learnt at once; GAP then stalls, training stops, the best is kept."""
     config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
-                            batch_size=4, patience=2)
-    model, weights, summary = run_fn.train_model(
-        config, _toy_dataset(), _toy_dataset(finite=True), train_steps=40)
+                            batch_size=4, patience=2, train_examples=160)
+    model, weights, summary = training.train_model(
+        config, _toy_dataset(), _toy_dataset(finite=True))
     gaps = [p['eval_gap'] for p in summary['curve']]
     assert summary['stopped_early'] and len(gaps) < 10
     assert summary['best_eval_gap'] == max(gaps)
@@ -106,16 +105,6 @@ def test_an_empty_eval_split_fails_clearly():
     empty = _toy_dataset(finite=True).take(0)
     with pytest.raises(ValueError, match='eval split holds no videos'):
         monitor.cache_batches(empty, 100)
-
-
-def test_label_prior_rejects_out_of_range_labels_and_an_empty_train_split():
-    from components.label_prior import executor as prior
-    from tests.conftest import make_record
-    assert prior.label_ids(make_record(b'ok', labels=(1, 5))) == [1, 5]
-    with pytest.raises(ValueError, match=r"video b'bad': labels \[5000\] outside"):
-        prior.label_ids(make_record(b'bad', labels=(1, 5000)))
-    with pytest.raises(ValueError, match='train split holds no videos'):
-        prior.frequencies_from_counts(np.zeros(features.NUM_CLASSES), 0)
 
 
 def test_multi_worker_training_both_train_only_the_chief_exports(tmp_path):

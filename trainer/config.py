@@ -1,7 +1,12 @@
-"""Training configuration: one frozen dataclass, built from Trainer custom_config.
+"""Training configuration: one frozen dataclass, from the flags to the executors.
 
-The pipeline passes a plain dict (TFX exec properties must be JSON); the run_fn
-turns it into this dataclass once, so a typo fails loudly at the start.
+The pipeline builds one `TrainingConfig` per Trainer and Distiller at compile
+time (`pipeline.options.RunOptions.training_config`), so an unknown option, a
+family or preset that does not exist, or an empty budget fails before any
+component runs, naming the option. It travels as a plain dict (TFX exec
+properties must be JSON: `to_custom_config`) and is rebuilt, with the same
+checks, by `from_custom_config` in the pod. One name per setting, flag to
+executor. TensorFlow-free.
 
 The budget is stated in examples (`train_examples`, i.e. epochs x the
 training split's size; the runners convert `--epochs`), never in a bare step
@@ -13,7 +18,13 @@ for `patience` evaluations, and the best weights are kept.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
+
+from models import presets
+
+DISTRIBUTIONS = ('', 'mirrored', 'multi_worker')
+# Keys of custom_config that are not training options: lineage and cache key.
+IDENTITY_KEYS = ('code_fingerprint', 'project_version')
 
 # Learning rates that learned fastest per family on the default data and on
 # 2000 videos over all 3862 classes (batch 64, summed loss; see
@@ -34,8 +45,9 @@ class TrainingConfig:
     # Staircase exponential decay (the seed: x0.8 every 4M examples).
     decay_examples: int = 4_000_000
     decay_rate: float = 0.8
-    # Budget: examples to train on (0: the Trainer's train_steps x batch).
-    train_examples: int = 0
+    # Budget: examples to train on (the runners turn --epochs into examples);
+    # `budget_steps` is the one place it becomes optimizer steps.
+    train_examples: int = 16_000
     # Evaluate GAP@20 on the eval split every this many examples (0: every
     # 10% of the budget), over at most `eval_examples` videos.
     eval_every_examples: int = 0
@@ -60,6 +72,29 @@ class TrainingConfig:
     shuffle_buffer: int = 1024
     seed: int = 0
 
+    def __post_init__(self):
+        if self.family not in presets.FAMILIES:
+            raise ValueError(f'unknown model family {self.family!r}; choose from '
+                             f'{", ".join(presets.FAMILIES)}')
+        if self.preset not in presets.PRESET_NAMES:
+            raise ValueError(f'unknown preset {self.preset!r}; choose from '
+                             f'{", ".join(presets.PRESET_NAMES)}')
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f'unknown distribution {self.distribution!r}; use one of '
+                             f'{DISTRIBUTIONS}')
+        for name in ('train_examples', 'batch_size', 'eval_examples'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.patience < 0 or self.ema_steps < 0:
+            raise ValueError('patience and ema_steps must be >= 0')
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise ValueError(f'learning_rate must be > 0, got {self.learning_rate}')
+
+    @property
+    def budget_steps(self) -> int:
+        """Optimizer steps of the budget: ceil(train_examples / batch_size)."""
+        return -(-self.train_examples // self.batch_size)
+
     @property
     def base_learning_rate(self) -> float:
         if self.learning_rate is not None:
@@ -68,11 +103,18 @@ class TrainingConfig:
 
     @classmethod
     def from_custom_config(cls, custom_config: Optional[Mapping[str, Any]]) -> 'TrainingConfig':
+        given = {k: v for k, v in dict(custom_config or {}).items() if k not in IDENTITY_KEYS}
+        return cls.with_options(cls(), given)
+
+    @classmethod
+    def with_options(cls, base: 'TrainingConfig', options: Mapping[str, Any]) -> 'TrainingConfig':
+        """`base` with `options` replaced; an unknown option is named in the error."""
         known = {field.name for field in dataclasses.fields(cls)}
-        given = dict(custom_config or {})
-        for key in ('code_fingerprint', 'project_version'):   # lineage and cache key only
-            given.pop(key, None)
-        unknown = sorted(set(given) - known)
+        unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f'unknown training options {unknown}; known: {sorted(known)}')
-        return cls(**given)
+        return dataclasses.replace(base, **options)
+
+    def to_custom_config(self) -> Dict[str, Any]:
+        """The JSON-safe dict that Trainer custom_config and Distiller carry."""
+        return dataclasses.asdict(self)

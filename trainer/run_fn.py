@@ -1,196 +1,34 @@
 """The TFX Trainer entry point shared by every model family.
 
-`Trainer(run_fn='trainer.run_fn.run_fn', custom_config={'family': ...})`: the
-family is configuration, never a code path, as in the starter code's
-`create_model` convention (see `models.registry`).
+`Trainer(run_fn='trainer.run_fn.run_fn', custom_config=TrainingConfig(...).to_custom_config())`:
+the family is configuration, never a code path, as in the starter code's
+`create_model` convention (see `models.registry`). The loop itself lives in
+`trainer.training`, which the Distiller calls too.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import time
-from typing import Optional
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from models import ema as ema_lib
-from models import layers, optim, presets, registry
-from trainer import export, input_pipeline
-from trainer import monitor as monitor_lib
+from models import presets
+from trainer import input_pipeline, training
 from trainer.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_FILE = 'training_summary.json'
-
-
-def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    """GPUs and clusters come through configuration, not code changes.
-
-    Create it before any other TensorFlow op (datasets included):
-    MultiWorkerMirroredStrategy configures collective ops, which TensorFlow
-    allows only at program start-up.
-    """
-    if name == 'mirrored':
-        return tf.distribute.MirroredStrategy()
-    if name == 'multi_worker':
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name:
-        raise ValueError(f'unknown distribution {name!r}; use "", "mirrored" or "multi_worker"')
-    return tf.distribute.get_strategy()
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the model: the chief, else worker 0, else alone.
-
-    Every worker of a MultiWorkerMirroredStrategy trains (gradients are
-    all-reduced); only one exports and writes the summary and TensorBoard
-    files, so that workers never race on the same output.
-    """
-    resolver = getattr(strategy, 'cluster_resolver', None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type in (None, 'chief'):
-        return True
-    has_chief = 'chief' in resolver.cluster_spec().as_dict()
-    return task_type == 'worker' and task_id == 0 and not has_chief
-
-
-def _compile(model, learning_rate, config: TrainingConfig, decay: bool = True) -> None:
-    optimizer = optim.make_optimizer(
-        learning_rate=learning_rate,
-        decay_examples=config.decay_examples,
-        decay_rate=config.decay_rate if decay else 1.0, batch_size=config.batch_size)
-    model.compile(optimizer=optimizer, loss=optim.summed_binary_crossentropy,
-                  jit_compile=config.jit_compile)
-
-
-def budget_steps(config: TrainingConfig, train_steps: Optional[int]) -> int:
-    """Optimizer steps of the budget: `train_examples` / batch, else the Trainer's steps."""
-    if config.train_examples:
-        return max(1, -(-config.train_examples // config.batch_size))
-    if not train_steps:
-        raise ValueError('no training budget: set train_examples (or --epochs) or train_steps')
-    return int(train_steps)
-
-
-def evaluation_interval(config: TrainingConfig, steps: int) -> int:
-    """Steps between two eval GAP@20 measurements (10 per budget by default)."""
-    if config.eval_every_examples:
-        return max(1, min(steps, config.eval_every_examples // config.batch_size))
-    return max(1, -(-steps // 10))
-
-
-def label_frequencies(train_ds, examples: int) -> np.ndarray:
-    """Per-class frequency of the targets in the first `examples` training videos.
-
-    Smoothed towards the average class (3 labels in 3862) by one pseudo-video,
-    so a class unseen in the sample starts near, not at, zero.
-    """
-    counts, seen = 0.0, 0
-    for _, targets in train_ds:
-        counts = counts + np.asarray(targets, np.float64).sum(axis=0)
-        seen += len(targets)
-        if seen >= examples:
-            break
-    generic = layers.AVERAGE_LABELS_PER_VIDEO / np.size(counts)
-    return (counts + generic) / (seen + 1)
-
-
-def train_model(config: TrainingConfig, train_ds, eval_ds, train_steps: Optional[int],
-                log_dir: Optional[str] = None,
-                strategy: Optional[tf.distribute.Strategy] = None):
-    """Trains one model; returns (model, weights to export, summary dict).
-
-    `eval_ds` must be finite (one pass over the eval split); at most
-    `config.eval_examples` of its videos are scored every evaluation
-    interval. The exported weights are the best evaluated ones (early
-    stopping), or their EMA average when that scores at least as well.
-    """
-    optim.configure_precision(config.mixed_precision)
-    optim.skip_autograph_for_tf_keras()   # first fit: ~60 s of AutoGraph -> ~4 s
-    strategy = strategy or distribution_strategy(config.distribution)
-    with strategy.scope():
-        model = registry.build_model(config.family, config.preset)
-        _compile(model, config.base_learning_rate, config)
-        if config.prior_examples:
-            layers.start_at_label_prior(model, label_frequencies(train_ds, config.prior_examples))
-    steps = budget_steps(config, train_steps)
-    interval = evaluation_interval(config, steps)
-    eval_batches = monitor_lib.cache_batches(eval_ds, config.eval_examples)
-    monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, config.patience,
-                                     log_dir=log_dir)
-    logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, eval GAP@20 '
-                'every %d steps on %d videos, patience %d', config.family, config.preset,
-                steps, config.batch_size, steps * config.batch_size,
-                config.base_learning_rate, interval,
-                sum(len(labels) for _, labels in eval_batches), config.patience)
-    started = time.time()
-    model.fit(train_ds, epochs=-(-steps // interval), steps_per_epoch=interval,
-              callbacks=[monitor], verbose=0)
-    model.set_weights(monitor.best_weights)
-    weights = monitor.best_weights
-    summary = {'family': config.family, 'preset': config.preset,
-               'batch_size': config.batch_size, 'learning_rate': config.base_learning_rate,
-               'budget_steps': steps, 'budget_examples': steps * config.batch_size,
-               'steps_run': monitor.curve[-1]['step'], 'stopped_early': monitor.stopped_early,
-               'best_step': monitor.best_step, 'best_eval_gap': monitor.best_gap,
-               'eval_videos': sum(len(labels) for _, labels in eval_batches),
-               'curve': monitor.curve, 'exported': 'best',
-               'num_parameters': int(model.count_params())}
-    if config.ema_steps:
-        weights = _ema_phase(model, config, train_ds, eval_batches, monitor, log_dir, summary)
-    summary['training_seconds'] = round(time.time() - started, 2)
-    return model, weights, summary
-
-
-def _ema_phase(model, config, train_ds, eval_batches, main_monitor, log_dir, summary):
-    """The seed's EMA: more steps at a lower LR from the best weights, averaged.
-
-    The average is exported only if its eval GAP@20 is at least the best raw
-    weights'; the summary records both.
-    """
-    logger.info('EMA phase: %d steps at %.2gx LR, gamma=%g', config.ema_steps,
-                config.ema_learning_rate_factor, config.ema_gamma)
-    averager = ema_lib.ExponentialMovingAverage(start_step=0, gamma=config.ema_gamma)
-    _compile(model, config.base_learning_rate * config.ema_learning_rate_factor, config,
-             decay=False)
-    monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, 0, log_dir=log_dir,
-                                     phase='ema', step_offset=main_monitor.best_step)
-    model.fit(train_ds, epochs=1, steps_per_epoch=config.ema_steps,
-              callbacks=[averager, monitor], verbose=0)
-    averaged = averager.averaged_weights()
-    model.set_weights(averaged)
-    ema_gap, _ = monitor.evaluate()
-    summary.update(ema_steps=config.ema_steps, ema_eval_gap=ema_gap, curve=[
-        *summary['curve'], *monitor.curve])
-    if ema_gap >= main_monitor.best_gap:
-        summary['exported'] = 'ema'
-        return averaged
-    logger.info('EMA weights score %.4f < best %.4f: exporting the best weights',
-                ema_gap, main_monitor.best_gap)
-    model.set_weights(main_monitor.best_weights)
-    return main_monitor.best_weights
-
-
-def build_export_model(config: TrainingConfig, weights):
-    """A fresh float32 model with the chosen weights: no optimizer slots saved."""
-    optim.configure_precision(False)
-    model = registry.build_model(config.family, config.preset)
-    model.set_weights(weights)
-    return model
-
 
 def run_fn(fn_args: FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
-    strategy = distribution_strategy(config.distribution)   # before any other op
-    chief = is_chief(strategy)
+    if fn_args.train_steps and fn_args.train_steps != config.budget_steps:
+        raise ValueError(f'TrainArgs.num_steps={fn_args.train_steps} disagrees with the '
+                         f'budget of {config.budget_steps} steps in custom_config; build '
+                         'both from one TrainingConfig (pipeline.pipeline)')
+    strategy = training.distribution_strategy(config.distribution)   # before any other op
+    chief = training.is_chief(strategy)
     tf.random.set_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     train_ds = input_pipeline.make_dataset(
@@ -201,19 +39,13 @@ def run_fn(fn_args: FnArgs) -> None:
     eval_ds = input_pipeline.make_dataset(
         fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
         config.batch_size, training=False)
-    _, weights, summary = train_model(config, train_ds, eval_ds, fn_args.train_steps,
-                                      log_dir=fn_args.model_run_dir if chief else None,
-                                      strategy=strategy)
+    _, weights, summary = training.train_model(
+        config, train_ds, eval_ds, log_dir=fn_args.model_run_dir if chief else None,
+        strategy=strategy)
     if not chief:
         resolver = strategy.cluster_resolver
         logger.info('Worker %s/%s trained %d steps; the chief exports', resolver.task_type,
                     resolver.task_id, summary['steps_run'])
         return
-    export_model = build_export_model(config, weights)
-    export.export_serving_model(export_model, tf_transform_output.transform_features_layer(),
-                                fn_args.serving_model_dir)
-    tf.io.gfile.makedirs(fn_args.model_run_dir)   # os.makedirs would make ./gs:/... locally
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), 'w') as f:
-        json.dump(summary, f, indent=1, default=float)
-    logger.info('Exported %s to %s (%.1f s of training)', config.family,
-                fn_args.serving_model_dir, summary['training_seconds'])
+    training.export_trained(config, weights, tf_transform_output.transform_features_layer(),
+                            fn_args.serving_model_dir, fn_args.model_run_dir, summary)

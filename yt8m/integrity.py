@@ -159,3 +159,8 @@ def find_problem(record: bytes) -> Tuple[Optional[str], str, str, int]:
                 f'labels {bad} outside the {features.NUM_CLASSES} classes [0, '
                 f'{features.NUM_CLASSES})', video_id, n_rgb)
     return None, '', video_id, n_rgb
+
+
+def describe_listed(problem: dict) -> str:
+    """One line for a problem as bad_records.json lists it (a Problem's fields + its split)."""
+    return Problem(**{k: v for k, v in problem.items() if k != 'split'}).describe()

@@ -12,7 +12,7 @@ from tfx.components.evaluator import constants
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from pipeline.metrics import GAP_NAME, candidate_metrics
+from components.tfma_metrics import GAP_NAME, candidate_metrics
 
 logger = logging.getLogger(__name__)
 

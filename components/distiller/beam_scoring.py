@@ -22,6 +22,7 @@ from apache_beam.metrics.metric import MetricsFilter
 import tensorflow as tf
 
 from components.distiller import teacher_scores as scores_lib
+from yt8m import progress
 
 logger = logging.getLogger(__name__)
 NAMESPACE = 'teacher_scoring'
@@ -46,8 +47,7 @@ class ScoreBatches(beam.DoFn):
 
     def setup(self):
         self.serve = tf.saved_model.load(self.teacher_dir).signatures['serving_default']
-        self.started = self.last_log = time.monotonic()
-        self.done = 0
+        self.progress = progress.Progress('Teacher scoring', 'videos')
 
     def process(self, batch: List[bytes]):
         started = time.perf_counter()
@@ -55,12 +55,7 @@ class ScoreBatches(beam.DoFn):
         self.inference_ms.inc(int(1000 * (time.perf_counter() - started)))
         self.videos.inc(len(batch))
         self.record_bytes.inc(sum(len(r) for r in batch))
-        self.done += len(batch)
-        now = time.monotonic()
-        if now - self.last_log >= scores_lib.LOG_EVERY_SECONDS:
-            self.last_log = now
-            logger.info('Teacher scored %d videos on this worker (%.1f videos/s)', self.done,
-                        self.done / (now - self.started))
+        self.progress.add(len(batch))
         yield scores_lib.to_bytes(part)
 
 

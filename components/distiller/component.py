@@ -11,7 +11,7 @@ Quantizer, EnsembleBuilder, Evaluator and Pusher take the student as is.
 """
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Mapping, Optional, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -20,18 +20,17 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.artifacts import TeacherScores
 from components.distiller import executor
+from trainer.config import TrainingConfig
 
 
 class DistillerSpec(types.ComponentSpec):
     PARAMETERS = {
-        'student_family': ExecutionParameter(type=str),
-        'student_preset': ExecutionParameter(type=str),
+        # The student's TrainingConfig as JSON (trainer/config.py): its
+        # family, preset, budget and every other training option.
+        'training_config': ExecutionParameter(type=str),
         'distillation_lambda': ExecutionParameter(type=float),
         'temperature': ExecutionParameter(type=float),
-        'train_steps': ExecutionParameter(type=int),
-        'batch_size': ExecutionParameter(type=int, optional=True),
         'top_k': ExecutionParameter(type=int),
-        'training_options': ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         'teacher_model': ChannelParameter(type=standard_artifacts.Model),
@@ -50,32 +49,31 @@ class Distiller(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, teacher_model: types.BaseChannel, examples: types.BaseChannel,
-                 transform_graph: types.BaseChannel, student_family: str,
-                 student_preset: str = 'small', distillation_lambda: float = 0.5,
-                 temperature: float = 1.0, train_steps: int = 1000,
-                 batch_size: Optional[int] = None, top_k: int = 20,
-                 training_options: Optional[Dict[str, Any]] = None):
-        """`train_steps`: the budget when `training_options` has no `train_examples`.
+                 transform_graph: types.BaseChannel,
+                 training_config: Union[TrainingConfig, Mapping[str, Any]],
+                 distillation_lambda: float = 0.5, temperature: float = 1.0,
+                 top_k: int = 20, code_identity: Optional[Mapping[str, str]] = None):
+        """`training_config`: the student's, built once by the pipeline like a Trainer's.
 
-        `training_options`: extra TrainingConfig fields (train_examples,
-        learning_rate, patience, eval_examples, ema_steps...).
+        A mapping is checked as TrainingConfig.from_custom_config checks it,
+        so an unknown option fails here, not in the pod. `code_identity`
+        (pipeline.configs.code_identity) travels with it, as in a Trainer's
+        custom_config, for the cache key and lineage.
         """
+        if not isinstance(training_config, TrainingConfig):
+            training_config = TrainingConfig.from_custom_config(training_config)
         if not 0.0 <= distillation_lambda <= 1.0:
             raise ValueError(f'distillation_lambda must be in [0, 1], got {distillation_lambda}')
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
         if not 1 <= top_k <= 3862:
             raise ValueError(f'top_k must be in [1, 3862], got {top_k}')
-        options = dict(training_options or {})
-        for key in ('family', 'preset'):
-            if key in options:
-                raise ValueError(f'pass student_{key}, not training_options[{key!r}]')
         super().__init__(spec=DistillerSpec(
             teacher_model=teacher_model, examples=examples, transform_graph=transform_graph,
-            student_family=student_family, student_preset=student_preset,
+            training_config=json.dumps({**training_config.to_custom_config(),
+                                        **(code_identity or {})}, sort_keys=True),
             distillation_lambda=float(distillation_lambda), temperature=float(temperature),
-            train_steps=train_steps, batch_size=batch_size, top_k=top_k,
-            training_options=json.dumps(options, sort_keys=True) if options else None,
+            top_k=top_k,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
             teacher_scores=types.Channel(type=TeacherScores)))

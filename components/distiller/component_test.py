@@ -11,7 +11,9 @@ import pytest
 from tfx import types
 from tfx.types import standard_artifacts
 
-from components.distiller.component import Distiller, TeacherScores
+from components.artifacts import TeacherScores
+from components.distiller.component import Distiller
+from trainer.config import TrainingConfig
 
 
 def _channels():
@@ -21,30 +23,33 @@ def _channels():
 
 
 def test_wiring_and_defaults():
-    distiller = Distiller(student_family='dbof', **_channels())
+    distiller = Distiller(training_config=TrainingConfig(family='dbof'), **_channels())
     assert distiller.outputs['model'].type == standard_artifacts.Model
     assert distiller.outputs['model_run'].type == standard_artifacts.ModelRun
     assert distiller.outputs['teacher_scores'].type == TeacherScores
     assert TeacherScores.TYPE_NAME == 'yt8m.TeacherScores'
     props = distiller.exec_properties
-    assert props['student_preset'] == 'small' and props['distillation_lambda'] == 0.5
+    assert json.loads(props['training_config'])['preset'] == 'small'
+    assert props['distillation_lambda'] == 0.5
     assert props['temperature'] == 1.0 and props['top_k'] == 20
-    assert props['training_options'] is None
 
 
 def test_a_student_teaches_the_next_level_across_families():
     channels = _channels()
-    first = Distiller(student_family='netvlad', training_options={'learning_rate': 0.01},
-                      **channels).with_id('Distiller.netvlad')
+    first = Distiller(training_config={'family': 'netvlad', 'learning_rate': 0.01},
+                      **channels).with_id('Distiller-netvlad')
     second = Distiller(teacher_model=first.outputs['model'], examples=channels['examples'],
-                       transform_graph=channels['transform_graph'], student_family='logistic',
-                       student_preset='tiny').with_id('Distiller.logistic')
+                       transform_graph=channels['transform_graph'],
+                       training_config=TrainingConfig(family='logistic', preset='tiny')
+                       ).with_id('Distiller-logistic')
     assert second.inputs['teacher_model'] is first.outputs['model']
-    assert json.loads(first.exec_properties['training_options']) == {'learning_rate': 0.01}
+    assert json.loads(first.exec_properties['training_config'])['learning_rate'] == 0.01
+    assert json.loads(second.exec_properties['training_config'])['family'] == 'logistic'
 
 
 @pytest.mark.parametrize('bad', [{'distillation_lambda': 1.5}, {'temperature': 0.0},
-                                 {'top_k': 0}, {'training_options': {'family': 'gru'}}])
+                                 {'top_k': 0}, {'training_config': {'family': 'gru2'}},
+                                 {'training_config': {'family': 'dbof', 'ema_gama': 1}}])
 def test_bad_options(bad):
     with pytest.raises(ValueError):
-        Distiller(student_family='dbof', **_channels(), **bad)
+        Distiller(**{'training_config': {'family': 'dbof'}, **_channels(), **bad})

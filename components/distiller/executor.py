@@ -36,14 +36,12 @@ from tfx.utils import path_utils
 from components.distiller import beam_scoring
 from components.distiller import teacher_scores as scores_lib
 from models import presets
-from trainer import export, input_pipeline
+from components import artifact_files
+from trainer import input_pipeline, training
 from trainer.config import TrainingConfig
-from trainer.run_fn import (
-    SUMMARY_FILE, build_export_model, distribution_strategy, train_model)
 
 logger = logging.getLogger(__name__)
 
-COSTS_FILE = 'teacher_scores_costs.json'
 SCORING_BATCH_SIZE = 64
 
 
@@ -82,18 +80,8 @@ def score_teacher(teacher_dir: str, files: List[str], top_k: int, output_uri: st
     costs['dense_vs_store_ratio'] = costs['dense_bytes_per_video'] / costs['store_bytes_per_video']
     logger.info('Teacher scored %d videos in %.1f s (%.2f ms/video inference)', len(store),
                 seconds, 1000 * costs['teacher_seconds_per_video'])
-    with tf.io.gfile.GFile(os.path.join(output_uri, COSTS_FILE), 'w') as f:
-        json.dump(costs, f, indent=1)
+    artifact_files.write_json(output_uri, artifact_files.TEACHER_SCORES_COSTS, costs)
     return costs
-
-
-def _training_config(exec_properties: Dict[str, Any]) -> TrainingConfig:
-    options = json.loads(exec_properties.get('training_options') or '{}')
-    options['family'] = exec_properties['student_family']
-    options['preset'] = exec_properties.get('student_preset') or 'small'
-    if exec_properties.get('batch_size'):
-        options['batch_size'] = int(exec_properties['batch_size'])
-    return TrainingConfig.from_custom_config(options)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -108,14 +96,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         model_run = artifact_utils.get_single_instance(output_dict['model_run'])
         scores = artifact_utils.get_single_instance(output_dict['teacher_scores'])
 
-        config = _training_config(exec_properties)
-        strategy = distribution_strategy(config.distribution)   # before any other op
+        config = TrainingConfig.from_custom_config(json.loads(exec_properties['training_config']))
+        strategy = training.distribution_strategy(config.distribution)   # before any other op
         lam = float(exec_properties.get('distillation_lambda', 0.5))
         if not 0.0 <= lam <= 1.0:
             raise ValueError(f'distillation_lambda must be in [0, 1], got {lam}')
         temperature = float(exec_properties.get('temperature') or 1.0)
         top_k = int(exec_properties.get('top_k') or 20)
-        train_steps = int(exec_properties['train_steps'])
 
         teacher_dir = path_utils.serving_model_path(teacher.uri)
         train_files = split_files(examples, 'train')
@@ -142,21 +129,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         logger.info('Distilling into %s/%s: lambda=%g T=%g', config.family,
                     config.preset, lam, temperature)
         tf.io.gfile.makedirs(model_run.uri)
-        _, weights, summary = train_model(config, train_ds, eval_ds, train_steps,
-                                          log_dir=model_run.uri, strategy=strategy)
-
-        started = time.time()
-        export_model = build_export_model(config, weights)
-        export.export_serving_model(export_model, tf_transform_output.transform_features_layer(),
-                                    path_utils.serving_model_dir(model.uri))
+        _, weights, summary = training.train_model(config, train_ds, eval_ds,
+                                                   log_dir=model_run.uri, strategy=strategy)
         summary.update({
             'distilled': True, 'teacher_uri': teacher.uri,
             'distillation_lambda': lam, 'temperature': temperature, 'top_k': top_k,
-            'teacher_scores_uri': scores.uri, 'distillation_costs': costs,
-            'export_seconds': round(time.time() - started, 2)})
-        tf.io.gfile.makedirs(model_run.uri)
-        with tf.io.gfile.GFile(os.path.join(model_run.uri, SUMMARY_FILE), 'w') as f:
-            json.dump(summary, f, indent=1, default=float)
+            'teacher_scores_uri': scores.uri, 'distillation_costs': costs})
+        training.export_trained(config, weights, tf_transform_output.transform_features_layer(),
+                                path_utils.serving_model_dir(model.uri), model_run.uri, summary)
         model.set_string_custom_property('teacher_uri', teacher.uri)
         logger.info('Exported distilled %s/%s (%.1f s training, %.1f s teacher scoring)',
                     config.family, config.preset, summary['training_seconds'],

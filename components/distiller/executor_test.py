@@ -25,9 +25,10 @@ from tfx.utils import path_utils
 from components.distiller import executor as executor_lib
 from components.distiller import teacher_scores as scores_lib
 from tests import component_inputs as testdata
-from components.distiller.component import TeacherScores
+from components.artifacts import TeacherScores
 from models import optim
-from trainer.run_fn import SUMMARY_FILE
+from trainer.config import TrainingConfig
+from components.artifact_files import TRAINING_SUMMARY
 from yt8m import features
 
 optim.skip_autograph_for_tf_keras()
@@ -77,7 +78,7 @@ def test_temperature():
 
 
 def test_store_save_load_and_lookup_hand_made(tmp_path):
-    store = scores_lib.TeacherScores(
+    store = scores_lib.TopKScores(
         ids=np.array([b'b', b'a', b'c']),
         classes=np.array([[7, 3], [0, 3861], [5, 6]], np.int16),
         scores=np.array([[0.9, 0.5], [0.25, 0.75], [0.5, 0.125]], np.float16))
@@ -109,9 +110,10 @@ def distilled(tmp_path_factory):
     executor_lib.Executor().Do(
         {'teacher_model': [teacher], 'examples': [examples], 'transform_graph': [graph]},
         {name: [a] for name, a in outputs.items()},
-        {'student_family': STUDENT[0], 'student_preset': STUDENT[1],
-         'distillation_lambda': 0.5, 'temperature': 1.0, 'train_steps': 3,
-         'batch_size': 8, 'top_k': TOP_K, 'training_options': json.dumps({'seed': 1})})
+        {'training_config': json.dumps(TrainingConfig(
+            family=STUDENT[0], preset=STUDENT[1], train_examples=24, batch_size=8,
+            seed=1).to_custom_config()),
+         'distillation_lambda': 0.5, 'temperature': 1.0, 'top_k': TOP_K})
     return {'root': root, 'examples': examples, 'graph': graph, 'teacher': teacher,
             **outputs}
 
@@ -175,7 +177,7 @@ def test_student_exports_a_model_that_scores_raw_records(distilled):
 
 
 def test_model_run_summary_and_quantizer_can_rebuild_the_student(distilled):
-    with open(os.path.join(distilled['model_run'].uri, SUMMARY_FILE)) as f:
+    with open(os.path.join(distilled['model_run'].uri, TRAINING_SUMMARY)) as f:
         summary = json.load(f)
     assert (summary['family'], summary['preset']) == STUDENT
     assert summary['distilled'] and summary['distillation_lambda'] == 0.5

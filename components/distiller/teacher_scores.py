@@ -57,11 +57,10 @@ logger = logging.getLogger(__name__)
 SHARD_PREFIX = 'teacher_scores'
 SHARD_PATTERN = SHARD_PREFIX + '-*.tfrecord'
 EPSILON = 1e-6
-LOG_EVERY_SECONDS = 30.0
 
 
 @dataclasses.dataclass
-class TeacherScores:
+class TopKScores:
     """ids [N] bytes, classes [N, K] int16, scores [N, K] float16 (probabilities)."""
     ids: np.ndarray
     classes: np.ndarray
@@ -75,7 +74,7 @@ class TeacherScores:
         return int(self.ids.shape[0])
 
 
-def save(store: TeacherScores, directory: str) -> str:
+def save(store: TopKScores, directory: str) -> str:
     """Writes the store as one shard in the Beam job's format; returns its path."""
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, f'{SHARD_PREFIX}-00000-of-00001.tfrecord')
@@ -84,24 +83,24 @@ def save(store: TeacherScores, directory: str) -> str:
     return path
 
 
-def to_bytes(store: TeacherScores) -> bytes:
+def to_bytes(store: TopKScores) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, ids=store.ids, classes=store.classes, scores=store.scores)
     return buffer.getvalue()
 
 
-def from_bytes(blob: bytes) -> TeacherScores:
+def from_bytes(blob: bytes) -> TopKScores:
     data = np.load(io.BytesIO(blob))
-    return TeacherScores(ids=data['ids'], classes=data['classes'], scores=data['scores'])
+    return TopKScores(ids=data['ids'], classes=data['classes'], scores=data['scores'])
 
 
-def concatenate(parts: List[TeacherScores]) -> TeacherScores:
-    return TeacherScores(ids=np.concatenate([p.ids for p in parts]),
+def concatenate(parts: List[TopKScores]) -> TopKScores:
+    return TopKScores(ids=np.concatenate([p.ids for p in parts]),
                          classes=np.concatenate([p.classes for p in parts]),
                          scores=np.concatenate([p.scores for p in parts]))
 
 
-def load(directory: str) -> TeacherScores:
+def load(directory: str) -> TopKScores:
     """The store of a folder: the TFRecord shards the Beam job (or `save`) wrote.
 
     One record per scored batch, holding that batch's store as npz bytes;
@@ -127,12 +126,12 @@ def _video_ids(serialized: tf.Tensor) -> tf.Tensor:
     return context[features.ID]
 
 
-def score_batch(serving_fn, batch: List[bytes], top_k: int) -> TeacherScores:
+def score_batch(serving_fn, batch: List[bytes], top_k: int) -> TopKScores:
     """The teacher's top-K classes and probabilities for one batch of records."""
     examples = tf.constant(batch)
     probabilities = serving_fn(examples=examples)[features.PROBABILITIES]
     top = tf.math.top_k(probabilities, k=top_k)
-    return TeacherScores(ids=np.array(list(_video_ids(examples).numpy()), dtype=np.bytes_),
+    return TopKScores(ids=np.array(list(_video_ids(examples).numpy()), dtype=np.bytes_),
                          classes=top.indices.numpy().astype(np.int16),
                          scores=top.values.numpy().astype(np.float16))
 
@@ -140,7 +139,7 @@ def score_batch(serving_fn, batch: List[bytes], top_k: int) -> TeacherScores:
 class TeacherLookup:
     """In-graph id -> dense [B, 3862] teacher targets (top-K scattered, rest 0)."""
 
-    def __init__(self, store: TeacherScores, temperature: float = 1.0):
+    def __init__(self, store: TopKScores, temperature: float = 1.0):
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
         ids, first = np.unique(store.ids, return_index=True)   # one row per id

@@ -7,7 +7,8 @@ constructor takes a dict member name -> Model channel; the names travel in the
 `member_names` exec property (JSON list, slot order) and appear in the
 `ensemble_report.json` written beside the SavedModel.
 
-See `executor.py` for the weighting, the size budget and subset choice.
+See `executor.py` for the size budget, `weight_search.py` for the weighting
+and subset choice.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components import code_version
-from components.ensemble import executor
+from components.ensemble import executor, weight_search
+from components.ensemble.serving import model_key
 
 
 class EnsembleBuilderSpec(types.ComponentSpec):
@@ -36,7 +38,7 @@ class EnsembleBuilderSpec(types.ComponentSpec):
     }
     INPUTS = {
         executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
-        **{executor.model_key(slot): ChannelParameter(type=standard_artifacts.Model, optional=True)
+        **{model_key(slot): ChannelParameter(type=standard_artifacts.Model, optional=True)
            for slot in range(executor.MAX_MEMBERS)},
     }
     OUTPUTS = {executor.OUTPUT_KEY: ChannelParameter(type=standard_artifacts.Model)}
@@ -70,10 +72,10 @@ class EnsembleBuilder(base_component.BaseComponent):
         if weighting == 'given':
             if weights is None or len(weights) != len(names):
                 raise ValueError(f"weighting='given' needs {len(names)} weights, got {weights}")
-            executor.normalise(weights)
+            weight_search.normalise(weights)
         if weighting == 'fitted' and examples is None:
             raise ValueError("weighting='fitted' needs `examples`")
-        channels = {executor.model_key(slot): models[name] for slot, name in enumerate(names)}
+        channels = {model_key(slot): models[name] for slot, name in enumerate(names)}
         if examples is not None:
             channels[executor.EXAMPLES_KEY] = examples
         super().__init__(spec=EnsembleBuilderSpec(

@@ -14,10 +14,10 @@ import tensorflow as tf
 import tf_keras as keras
 from tfx.types import standard_artifacts
 
-from components import io_utils
-from components.ensemble import executor
+from components import artifact_files, io_utils
+from components.ensemble import executor, weight_search
 from models.registry import build_model
-from tests.conftest import make_record
+from tests.records import make_record
 from trainer.export import export_serving_model
 from trainer.preprocessing import transform_videos
 from yt8m import eval_util, features
@@ -76,7 +76,7 @@ def _run(tmp_path, members, examples=None, **properties):
              'size_budget_bytes': executor.DEFAULT_BUDGET, 'choose_subset': 0,
              'max_fit_examples': 1000, **properties}
     executor.Executor().Do(inputs, {executor.OUTPUT_KEY: [output]}, props)
-    with open(os.path.join(output.uri, executor.REPORT_FILE)) as f:
+    with open(os.path.join(output.uri, artifact_files.ENSEMBLE_REPORT)) as f:
         return output, json.load(f)
 
 
@@ -167,7 +167,7 @@ def test_fit_weights_improves_on_equal_weights():
     labels = (rng.random((60, 30)) < 0.1).astype(np.float32)
     good = np.clip(labels * 0.6 + rng.random(labels.shape) * 0.5, 0, 1).astype(np.float32)
     noise = rng.random(labels.shape).astype(np.float32)
-    weights, fitted, equal = executor.fit_weights([noise, good, noise[::-1]], labels)
+    weights, fitted, equal = weight_search.fit_weights([noise, good, noise[::-1]], labels)
     assert weights.sum() == pytest.approx(1.0) and np.all(weights >= 0)
     assert fitted > equal
     assert weights[1] == weights.max()
@@ -175,7 +175,7 @@ def test_fit_weights_improves_on_equal_weights():
 
 def test_subset_helpers():
     sizes = {'a': 50, 'b': 10, 'c': 30}
-    assert executor.greedy_smallest_first(['a', 'b', 'c'], sizes, 45) == ('b', 'c')
-    assert executor.fitting_subsets(['a', 'b', 'c'], sizes, 45) == [('b', 'c'), ('b',), ('c',)]
+    assert weight_search.greedy_smallest_first(['a', 'b', 'c'], sizes, 45) == ('b', 'c')
+    assert weight_search.fitting_subsets(['a', 'b', 'c'], sizes, 45) == [('b', 'c'), ('b',), ('c',)]
     with pytest.raises(ValueError):
-        executor.normalise([1, -1])
+        weight_search.normalise([1, -1])

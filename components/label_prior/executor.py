@@ -20,13 +20,13 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from components import artifact_files
 from models.prior import LabelPriorModel
 from trainer import export
 from yt8m import features
 
 logger = logging.getLogger(__name__)
 
-PRIOR_FILE = 'label_prior.json'
 
 
 def label_ids(record: bytes) -> List[int]:
@@ -96,9 +96,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                     tf_transform_output.transform_features_layer(),
                                     path_utils.serving_model_dir(model.uri))
         present = np.flatnonzero(counts)
-        with tf.io.gfile.GFile(os.path.join(model.uri, PRIOR_FILE), 'w') as f:
-            json.dump({'train_videos': videos, 'classes_present': int(len(present)),
-                       'frequencies': {int(c): float(frequencies[c]) for c in present}}, f)
+        artifact_files.write_json(model.uri, artifact_files.LABEL_PRIOR, {
+            'train_videos': videos, 'classes_present': int(len(present)),
+            'frequencies': {int(c): float(frequencies[c]) for c in present}})
         model.set_int_custom_property('train_videos', videos)
         model.set_int_custom_property('classes_present', int(len(present)))
         logger.info('Label prior: %d training videos, %d classes present', videos, len(present))

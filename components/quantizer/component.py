@@ -1,7 +1,7 @@
 """Quantizer: post-training weight quantization of a trained Model (the seed's method).
 
 Every float32 weight with at least `min_elements` elements (default 17,000)
-becomes uint8 indices into 256 float32 levels (`mode='uniform'`, per tensor,
+becomes uint8 indices into 256 float32 levels (`quantization='uniform'`, per tensor,
 between its min and max); the serving graph gathers the levels. Small
 variables stay float32. The output Model keeps the same serving signatures
 (`serving_default`, `transform_features`) in `Format-Serving`, and a
@@ -25,7 +25,7 @@ from components.quantizer.quantize import DEFAULT_MIN_ELEMENTS, MODES
 class QuantizerSpec(types.ComponentSpec):
     PARAMETERS = {
         **code_version.PARAMETERS,
-        'mode': ExecutionParameter(type=str),
+        'quantization': ExecutionParameter(type=str),
         'min_elements': ExecutionParameter(type=int),
         'max_eval_examples': ExecutionParameter(type=int),
         'family': ExecutionParameter(type=str, optional=True),
@@ -46,17 +46,17 @@ class Quantizer(base_component.BaseComponent):
     def __init__(self, model: types.BaseChannel,
                  model_run: Optional[types.BaseChannel] = None,
                  examples: Optional[types.BaseChannel] = None,
-                 mode: str = 'uniform',
+                 quantization: str = 'uniform',
                  min_elements: int = DEFAULT_MIN_ELEMENTS,
                  max_eval_examples: int = 1000,
                  family: Optional[str] = None,
                  preset: Optional[str] = None):
         """`model_run` (Trainer's) gives family/preset unless passed explicitly;
         `examples` (eval split) adds float-vs-quantized predictions and GAP."""
-        if mode not in MODES:
-            raise ValueError(f'unknown mode {mode!r}; valid: {MODES}')
+        if quantization not in MODES:
+            raise ValueError(f'unknown quantization {quantization!r}; valid: {MODES}')
         super().__init__(spec=QuantizerSpec(
             model=model, model_run=model_run, examples=examples,
-            mode=mode, min_elements=min_elements, max_eval_examples=max_eval_examples,
+            quantization=quantization, min_elements=min_elements, max_eval_examples=max_eval_examples,
             family=family, preset=preset,
             quantized_model=types.Channel(type=standard_artifacts.Model)))

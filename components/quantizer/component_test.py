@@ -19,16 +19,16 @@ def test_component_wiring_and_defaults():
     assert quantizer.outputs['quantized_model'].type == standard_artifacts.Model
     assert quantizer.inputs['model'] is model and quantizer.inputs['model_run'] is run
     assert 'examples' not in quantizer.inputs
-    assert quantizer.exec_properties['mode'] == 'uniform'
+    assert quantizer.exec_properties['quantization'] == 'uniform'
     assert quantizer.exec_properties['min_elements'] == 17_000
 
 
 def test_component_options_and_bad_mode():
     model = types.Channel(type=standard_artifacts.Model)
-    quantizer = Quantizer(model=model, mode='kmeans', min_elements=1000,
+    quantizer = Quantizer(model=model, quantization='kmeans', min_elements=1000,
                           family='dbof', preset='small',
                           examples=types.Channel(type=standard_artifacts.Examples))
-    assert quantizer.exec_properties['mode'] == 'kmeans'
+    assert quantizer.exec_properties['quantization'] == 'kmeans'
     assert quantizer.exec_properties['family'] == 'dbof'
-    with pytest.raises(ValueError, match='unknown mode'):
-        Quantizer(model=model, mode='int4')
+    with pytest.raises(ValueError, match='unknown quantization'):
+        Quantizer(model=model, quantization='int4')

@@ -14,7 +14,6 @@ Writes `<quantized_model>/Format-Serving` and
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from typing import Any, Dict, List, Optional
@@ -26,25 +25,19 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components import io_utils
+from components import artifact_files, io_utils
 from components.quantizer import quantize
 from models import optim, registry
 from yt8m import eval_util, features
 
 logger = logging.getLogger(__name__)
 
-REPORT_FILE = 'quantization_report.json'
-SUMMARY_FILE = 'training_summary.json'   # trainer.run_fn.SUMMARY_FILE
 
 
 def _summary(model_run: Optional[types.Artifact]) -> dict:
     if model_run is None:
         return {}
-    path = os.path.join(model_run.uri, SUMMARY_FILE)
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+    return artifact_files.read_json(model_run.uri, artifact_files.TRAINING_SUMMARY) or {}
 
 
 def rebuild_model(source_dir: str, family: str, preset: str):
@@ -136,7 +129,7 @@ class Executor(base_executor.BaseExecutor):
         if not family or not preset:
             raise ValueError('family/preset unknown: pass model_run (training_summary.json) '
                              'or the family and preset exec properties')
-        mode = exec_properties.get('mode') or 'uniform'
+        mode = exec_properties.get('quantization') or 'uniform'
         min_elements = int(exec_properties.get('min_elements') or quantize.DEFAULT_MIN_ELEMENTS)
         eval_limit = exec_properties.get('max_eval_examples')
         eval_limit = 1000 if eval_limit is None else int(eval_limit)
@@ -149,8 +142,7 @@ class Executor(base_executor.BaseExecutor):
         records = eval_records(examples, eval_limit)
         if records:
             report['eval'] = compare_predictions(source_dir, export_dir, records)
-        with tf.io.gfile.GFile(os.path.join(output.uri, REPORT_FILE), 'w') as f:
-            json.dump(report, f, indent=1)
+        artifact_files.write_json(output.uri, artifact_files.QUANTIZATION_REPORT, report)
         output.set_string_custom_property('quantization_mode', mode)
         output.set_float_custom_property('saved_model_size_ratio',
                                          report['saved_model_size_ratio'])

@@ -20,10 +20,11 @@ import tf_keras as keras
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
+from components import artifact_files
 from components.quantizer import executor as executor_lib
 from components.quantizer import quantize
 from models import optim, registry
-from tests.conftest import make_record
+from tests.records import make_record
 from trainer.export import export_serving_model
 from trainer.preprocessing import transform_videos
 from yt8m import features
@@ -74,7 +75,7 @@ def quantized(tmp_path_factory):
         {'model': [model_artifact], 'model_run': [model_run], 'examples': [examples]},
         {'quantized_model': [output]},
         {'mode': 'uniform', 'min_elements': MIN_ELEMENTS, 'max_eval_examples': 100})
-    with open(os.path.join(output.uri, executor_lib.REPORT_FILE)) as f:
+    with open(os.path.join(output.uri, artifact_files.QUANTIZATION_REPORT)) as f:
         report = json.load(f)
     return {'source_dir': source_dir, 'export_dir': path_utils.serving_model_dir(output.uri),
             'report': report, 'model': model, 'output': output}

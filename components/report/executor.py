@@ -14,13 +14,10 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components import io_utils
+from components import artifact_files, io_utils
 from components.report.members import MEMBER_NAMES
-from components.yt8m_example_gen.executor import (
-    QUARANTINE_DIR, SUMMARY_FILE as BAD_RECORDS_FILE, describe as describe_problem)
-from pipeline.metrics import candidate_metrics
-from trainer.run_fn import SUMMARY_FILE
-from yt8m import features, vocabulary
+from components.tfma_metrics import candidate_metrics
+from yt8m import features, integrity, vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +37,14 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
         row['model_dir'] = path_utils.serving_model_path(model.uri)
         row['size_bytes'] = io_utils.tree_bytes(row['model_dir'])
     run = _single(input_dict, f'{name}_model_run')
-    if run is not None and tf.io.gfile.exists(os.path.join(run.uri, SUMMARY_FILE)):
-        with tf.io.gfile.GFile(os.path.join(run.uri, SUMMARY_FILE)) as f:
-            summary = json.load(f)
+    summary = artifact_files.read_json(run.uri, artifact_files.TRAINING_SUMMARY) if run else None
+    if summary is not None:
         row['training_seconds'] = summary.get('training_seconds')
         row['num_parameters'] = summary.get('num_parameters')
         row['curve'] = summary.get('curve') or []
         row['examples_seen'] = row['curve'][-1]['examples'] if row['curve'] else None
         row['stopped_early'] = summary.get('stopped_early')
+        row['best_step'] = summary.get('best_step')
     evaluation = _single(input_dict, f'{name}_evaluation')
     if evaluation is not None:
         row.update(candidate_metrics(evaluation.uri))
@@ -55,11 +52,11 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
     if blessing is not None:
         row['blessed'] = bool(blessing.get_int_custom_property('blessed'))
     quantized = _single(input_dict, f'{name}_quantized_model')
-    quantization_report = os.path.join(quantized.uri, 'quantization_report.json') if quantized else ''
-    if quantized is not None and tf.io.gfile.exists(quantization_report):
+    quantization = (artifact_files.read_json(quantized.uri, artifact_files.QUANTIZATION_REPORT)
+                    if quantized else None)
+    if quantization is not None:
         row['quantized_bytes'] = io_utils.tree_bytes(path_utils.serving_model_path(quantized.uri))
-        with tf.io.gfile.GFile(quantization_report) as f:
-            row['quantized_gap'] = json.load(f).get('eval', {}).get('gap_after')
+        row['quantized_gap'] = quantization.get('eval', {}).get('gap_after')
     pushed = _single(input_dict, f'{name}_pushed_model')
     if pushed is not None and pushed.get_int_custom_property('pushed'):
         row['pushed_to'] = pushed.get_string_custom_property('pushed_destination')
@@ -97,12 +94,10 @@ def _fmt(value, digits=4):
 
 def input_quality(examples_uri: str) -> Optional[dict]:
     """The ExampleGen's record check (bad_records.json), if it wrote one."""
-    path = os.path.join(examples_uri, BAD_RECORDS_FILE)
-    if not tf.io.gfile.exists(path):
+    quality = artifact_files.read_json(examples_uri, artifact_files.BAD_RECORDS)
+    if quality is None:
         return None
-    with tf.io.gfile.GFile(path) as f:
-        quality = json.load(f)
-    quality['quarantine'] = os.path.join(examples_uri, QUARANTINE_DIR)
+    quality['quarantine'] = os.path.join(examples_uri, artifact_files.QUARANTINE_DIR)
     return quality
 
 
@@ -117,10 +112,14 @@ def render_input_quality(quality: Optional[dict], limit: int = 20) -> List[str]:
         lines += ['| problem | records |', '|---|---|']
         lines += [f'| {kind} | {count} |' for kind, count in sorted(quality['by_kind'].items())]
         lines += ['', f"Quarantined (raw bytes, unchanged): `{quality['quarantine']}`", '']
-        lines += [f'- {describe_problem(p)}' for p in quality['listed'][:limit]]
+        lines += [f'- {integrity.describe_listed(p)}' for p in quality['listed'][:limit]]
         if len(quality['listed']) > limit:
             lines.append(f"- ... {quality['bad_records'] - limit} more in bad_records.md")
         lines.append('')
+    unread = quality.get('unread_files') or []
+    if unread:
+        lines += [f'{len(unread)} file(s) of the data root are read by no split:', '',
+                  *[f'- `{path}`' for path in unread], '']
     return lines
 
 
@@ -153,21 +152,69 @@ def render_markdown(rows, samples, sample_model, quality: Optional[dict] = None)
     return '\n'.join(lines) + '\n'
 
 
+LABEL_HEIGHT_PX, LABEL_CHAR_PX = 13, 6.5
+
+
+def spread_labels(anchors, names, height=LABEL_HEIGHT_PX, char_width=LABEL_CHAR_PX):
+    """Label offsets (dx, dy in pixels) so that no two labels overlap.
+
+    `anchors` are the points in display pixels. Labels start 4 px up and right
+    of their point; a label that would overlap one already placed moves up a
+    line until it does not (points of nearly the same size and GAP, such as
+    an ensemble and its best member, otherwise print on top of each other).
+    """
+    placed, offsets = [], [None] * len(names)
+    order = sorted(range(len(names)), key=lambda i: (anchors[i][1], anchors[i][0]))
+    for i in order:
+        x, y = anchors[i]
+        width = char_width * len(names[i]) + 2
+        dy = 4.0
+        while any(abs((x + 4) - px) < max(width, pw) and abs((y + dy) - py) < height
+                  for px, py, pw in placed):
+            dy += height
+        placed.append((x + 4, y + dy, width))
+        offsets[i] = (4.0, dy)
+    return offsets
+
+
 def plot_gap_versus_size(rows, path: str) -> None:
+    """GAP@20 against size: float32 members filled, the quantized size the
+    ensemble holds hollow beside them, labels that do not overlap."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     points = [(r['size_bytes'] / 1e6, r['gap_at_20'], r['member']) for r in rows
               if r.get('size_bytes') and r.get('gap_at_20') is not None]
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for size, gap, name in points:
-        axes.scatter(size, gap)
-        axes.annotate(name, (size, gap), textcoords='offset points', xytext=(4, 4))
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for index, (size, gap, name) in enumerate(points):
+        color = f'C{index % 10}'
+        axes.scatter(size, gap, color=color, label=name)
+        row = next(r for r in rows if r['member'] == name)
+        if row.get('quantized_bytes'):
+            quantized = row['quantized_bytes'] / 1e6
+            quantized_gap = row.get('quantized_gap') or gap
+            axes.scatter(quantized, quantized_gap, facecolors='none', edgecolors=color)
+            axes.plot([quantized, size], [quantized_gap, gap], color=color, linewidth=0.6,
+                      alpha=0.6)
     axes.set_xscale('log')
+    if points:
+        sizes = [p[0] for p in points] + [r['quantized_bytes'] / 1e6 for r in rows
+                                          if r.get('quantized_bytes')]
+        axes.set_xlim(min(sizes) / 1.5, max(sizes) * 3)
+    figure.canvas.draw()
+    anchors = [tuple(axes.transData.transform((size, gap))) for size, gap, _ in points]
+    for (size, gap, name), offset in zip(points, spread_labels(anchors, [p[2] for p in points])):
+        axes.annotate(name, (size, gap), textcoords='offset pixels', xytext=offset,
+                      fontsize='small',
+                      arrowprops={'arrowstyle': '-', 'alpha': 0.4} if offset[1] > 4 else None)
+    if any(r.get('quantized_bytes') for r in rows):
+        axes.scatter([], [], facecolors='none', edgecolors='grey',
+                     label='quantized, as in the ensemble')
     axes.set_xlabel('size on disk (MB, log scale)')
     axes.set_ylabel('GAP@20 (eval split)')
     axes.set_title('GAP versus model size')
     axes.grid(True, alpha=0.3)
+    axes.legend(fontsize='x-small', loc='lower right')
     figure.tight_layout()
     with tf.io.gfile.GFile(path, 'wb') as f:
         figure.savefig(f, format='png', dpi=100)
@@ -183,10 +230,15 @@ def plot_learning_curves(rows, path: str) -> None:
     for row in rows:
         curve = row.get('curve') or []
         if curve:
-            axes.plot([p['examples'] for p in curve], [p['eval_gap'] for p in curve],
-                      marker='.', label=row['member'])
+            line, = axes.plot([p['examples'] for p in curve], [p['eval_gap'] for p in curve],
+                              marker='.', label=row['member'])
+            kept = [p for p in curve if p.get('step') == row.get('best_step')]
+            if kept:   # the weights early stopping kept
+                axes.scatter(kept[0]['examples'], kept[0]['eval_gap'], marker='*', s=120,
+                             color=line.get_color(), zorder=3)
         elif row['member'] == 'prior' and row.get('gap_at_20') is not None:
             axes.axhline(row['gap_at_20'], color='grey', linestyle='--', label='label prior')
+    axes.scatter([], [], marker='*', s=80, color='grey', label='kept (early stopping)')
     axes.set_xlabel('training examples seen')
     axes.set_ylabel('GAP@20 (eval split)')
     axes.set_title('Learning curves')

@@ -4,7 +4,7 @@ Kept apart from `component.py` so the executor does not import its own
 component (and through it the pipeline's configuration).
 """
 
-from models.registry import FAMILIES
+from models.presets import FAMILIES
 
 # Distillation levels a report has slots for (pipeline.configs checks the
 # pipeline asks for no more).

@@ -37,6 +37,10 @@ class YT8MExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         'bad_records': ExecutionParameter(type=str),
         'max_bad_fraction': ExecutionParameter(type=float),
         'max_listed': ExecutionParameter(type=int),
+        # The input files' fingerprint when the pipeline was compiled for a
+        # backend that runs no driver hook (open-source KFP): a parameter, so
+        # part of the backend's cache key; new data then never hits the cache.
+        'data_fingerprint': ExecutionParameter(type=str, optional=True),
         **code_version.PARAMETERS,
     }
 
@@ -49,7 +53,8 @@ class YT8MExampleGen(FileBasedExampleGen):
                  output_config: Optional[example_gen_pb2.Output] = None,
                  bad_records: str = 'fail',
                  max_bad_fraction: float = executor.DEFAULT_MAX_BAD_FRACTION,
-                 max_listed: int = executor.DEFAULT_MAX_LISTED):
+                 max_listed: int = executor.DEFAULT_MAX_LISTED,
+                 data_fingerprint: Optional[str] = None):
         if bad_records not in executor.POLICIES:
             raise ValueError(f'bad_records must be one of {executor.POLICIES}, '
                              f'got {bad_records!r}')
@@ -61,7 +66,7 @@ class YT8MExampleGen(FileBasedExampleGen):
             output_data_format=example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             bad_records=bad_records, max_bad_fraction=float(max_bad_fraction),
-            max_listed=int(max_listed),
+            max_listed=int(max_listed), data_fingerprint=data_fingerprint,
             examples=channel.Channel(type=standard_artifacts.Examples))
         # Skip FileBasedExampleGen.__init__ (it builds its own spec).
         super(FileBasedExampleGen, self).__init__(spec=spec)

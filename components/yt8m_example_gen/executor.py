@@ -39,18 +39,19 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from yt8m import features, integrity
+from components import artifact_files
+from yt8m import features, integrity, progress
 
 logger = logging.getLogger(__name__)
 
 POLICIES = ('fail', 'skip')
 DEFAULT_MAX_BAD_FRACTION = 0.01
 DEFAULT_MAX_LISTED = 100
-SUMMARY_FILE = 'bad_records.json'
-MARKDOWN_FILE = 'bad_records.md'
-QUARANTINE_DIR = 'Quarantine'
 _PROBLEMS = 'problems'
 _LONG = 'long_videos'
+GZIP_MAGIC = b'\x1f\x8b'
+# File names of the release's splits (train/validate/test shards).
+SHARD_PREFIXES = ('train', 'validate', 'test')
 
 
 class BadDataError(ValueError):
@@ -62,10 +63,15 @@ class CheckFile(beam.DoFn):
 
     def __init__(self, split: str):
         self.split = split
+        self.progress = None
+
+    def setup(self):
+        self.progress = progress.Progress(f'YT8MExampleGen {self.split}', 'records')
 
     def process(self, path: str):
         try:
             for index, offset, data, problem in integrity.framed_records(path):
+                self.progress.add()
                 if problem is None:
                     kind, message, video_id, frames = integrity.find_problem(data)
                     if kind is not None:
@@ -87,7 +93,40 @@ def split_files(input_base: str, pattern: str) -> List[str]:
     files = sorted(tf.io.gfile.glob(os.path.join(input_base, pattern)))
     if not files:
         raise FileNotFoundError(f'{input_base}: no file matches {pattern!r}')
+    for path in files:
+        if is_gzip(path):
+            raise BadDataError(f'{path}: a GZIP-compressed file; the splits read plain '
+                               f'TFRecords (decompress it: gunzip -c FILE > FILE.tfrecord)')
     return files
+
+
+def is_gzip(path: str) -> bool:
+    """By content (the gzip magic bytes), not by name."""
+    with tf.io.gfile.GFile(path, 'rb') as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def unread_files(input_base: str, patterns: List[str]) -> List[str]:
+    """Files of the data root that no split pattern reads (marker files aside).
+
+    A file that looks like a shard of a split but is GZIP-compressed
+    (`train9999.tfrecord.gz`) is refused by name: its videos would otherwise
+    be silently left out.
+    """
+    matched = set()
+    for pattern in patterns:
+        matched.update(tf.io.gfile.glob(os.path.join(input_base, pattern)))
+    unread = []
+    for name in sorted(tf.io.gfile.listdir(input_base)):
+        path = os.path.join(input_base, name.rstrip('/'))
+        if path in matched or name.startswith(('_', '.')) or tf.io.gfile.isdir(path):
+            continue
+        if name.startswith(SHARD_PREFIXES) and '.tfrecord' in name and is_gzip(path):
+            raise BadDataError(f'{path}: a GZIP-compressed shard, which no split reads '
+                               f'(the patterns are {", ".join(patterns)}); decompress it '
+                               '(gunzip) so that its videos are not left out')
+        unread.append(path)
+    return unread
 
 
 def hash_partition(item: Tuple[str, bytes], num_partitions: int, buckets: List[int]) -> int:
@@ -103,13 +142,10 @@ def write_summary(_, uri: str, listed: List[dict], by_kind: Dict[str, int],
     summary = {'records_read': sum(records.values()) + bad, 'good_records': records,
                'bad_records': bad, 'by_kind': by_kind,
                'videos_truncated_to_300_frames': long_videos, 'listed': listed}
-    tf.io.gfile.makedirs(uri)
-    with tf.io.gfile.GFile(os.path.join(uri, SUMMARY_FILE), 'w') as f:
-        json.dump(summary, f, indent=1)
+    artifact_files.write_json(uri, artifact_files.BAD_RECORDS, summary)
 
 
-def describe(problem: dict) -> str:
-    return integrity.Problem(**{k: v for k, v in problem.items() if k != 'split'}).describe()
+describe = integrity.describe_listed
 
 
 def render_markdown(summary: dict, policy: str, quarantine: str) -> str:
@@ -125,7 +161,15 @@ def render_markdown(summary: dict, policy: str, quarantine: str) -> str:
     lines += [f'- {describe(p)}' for p in summary['listed']]
     if policy == 'skip' and summary['bad_records']:
         lines += ['', f'Readable flawed records are kept, unchanged, in `{quarantine}`.']
+    lines += render_unread(summary.get('unread_files') or [])
     return '\n'.join(lines) + '\n'
+
+
+def render_unread(unread: List[str]) -> List[str]:
+    if not unread:
+        return []
+    return ['', f'{len(unread)} file(s) of the data root are read by no split:', '',
+            *[f'- `{path}`' for path in unread]]
 
 
 def stop_reason(bad: int, records_read: int, policy: str, max_fraction: float) -> str:
@@ -139,6 +183,47 @@ def stop_reason(bad: int, records_read: int, policy: str, max_fraction: float) -
                 f'the allowed {max_fraction:.2%} (bad-records policy "skip", '
                 'max_bad_fraction).')
     return ''
+
+
+def record_data_identity(examples, exec_properties) -> None:
+    """Span and input fingerprint on the Examples, with or without TFX's driver.
+
+    LocalDagRunner's ExampleGen driver, and Vertex AI's `preCacheCheck` hook,
+    compute both before the executor runs. Open-source KFP 2.x runs no hook
+    (the driver ignores `lifecycle.preCacheCheck`), so the executor computes
+    them itself from `input_base` and the split patterns: lineage then shows
+    which files made the Examples on every backend.
+    """
+    if exec_properties.get(utils.FINGERPRINT_PROPERTY_NAME):
+        fingerprint = exec_properties[utils.FINGERPRINT_PROPERTY_NAME]
+        span = int(exec_properties.get(utils.SPAN_PROPERTY_NAME) or 0)
+    else:
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY],
+                                  input_config)
+        fingerprint, span, _ = utils.calculate_splits_fingerprint_span_and_version(
+            exec_properties[standard_component_specs.INPUT_BASE_KEY], input_config.splits)
+        exec_properties[utils.FINGERPRINT_PROPERTY_NAME] = fingerprint
+        exec_properties[utils.SPAN_PROPERTY_NAME] = span
+    compiled = exec_properties.get('data_fingerprint')
+    if compiled and compiled != data_fingerprint(fingerprint):
+        logger.warning('The input files changed between compiling and running this task '
+                       '(fingerprint %s then, %s now): the Examples hold the files of now',
+                       compiled, data_fingerprint(fingerprint))
+    examples.span = span
+    examples.set_string_custom_property(utils.FINGERPRINT_PROPERTY_NAME, fingerprint)
+
+
+def data_fingerprint(input_fingerprint: str) -> str:
+    """A short digest of TFX's input fingerprint (every file's path, size and mtime)."""
+    return hashlib.sha256(input_fingerprint.encode()).hexdigest()[:16]
+
+
+def compute_data_fingerprint(input_base: str, input_config: example_gen_pb2.Input) -> str:
+    """What the executor will compute, computed ahead (listing and stat of the files)."""
+    fingerprint, _, _ = utils.calculate_splits_fingerprint_span_and_version(
+        input_base, input_config.splits)
+    return data_fingerprint(fingerprint)
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -156,6 +241,10 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                   output_config)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         split_names = utils.generate_output_split_names(input_config, output_config)
+        self._unread_files = unread_files(input_base, [s.pattern for s in input_config.splits])
+        if self._unread_files:
+            logger.warning('%d files of %s are read by no split: %s', len(self._unread_files),
+                           input_base, ', '.join(self._unread_files))
 
         checked = {}
         for split in input_config.splits:
@@ -222,7 +311,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  | 'Readable' >> beam.Filter(lambda item: bool(item[1]))
                  | 'RawBytes' >> beam.Map(lambda item: item[1])
                  | 'Quarantine' >> beam.io.WriteToTFRecord(
-                     os.path.join(uri, QUARANTINE_DIR, 'flawed'),
+                     os.path.join(uri, artifact_files.QUARANTINE_DIR, 'flawed'),
                      file_name_suffix='.tfrecord'))
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
@@ -235,12 +324,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
         self._examples_uri = examples.uri
+        record_data_identity(examples, exec_properties)
         super().Do(input_dict, output_dict, exec_properties)
 
-        with tf.io.gfile.GFile(os.path.join(examples.uri, SUMMARY_FILE)) as f:
-            summary = json.load(f)
-        quarantine = os.path.join(examples.uri, QUARANTINE_DIR)
-        markdown = os.path.join(examples.uri, MARKDOWN_FILE)
+        summary = artifact_files.read_json(examples.uri, artifact_files.BAD_RECORDS)
+        summary['unread_files'] = self._unread_files
+        artifact_files.write_json(examples.uri, artifact_files.BAD_RECORDS, summary)
+        examples.set_string_custom_property('unread_files', json.dumps(self._unread_files))
+        quarantine = os.path.join(examples.uri, artifact_files.QUARANTINE_DIR)
+        markdown = os.path.join(examples.uri, artifact_files.BAD_RECORDS_MARKDOWN)
         with tf.io.gfile.GFile(markdown, 'w') as f:
             f.write(render_markdown(summary, policy, quarantine))
         bad = summary['bad_records']

@@ -11,8 +11,9 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from components import artifact_files
 from components.yt8m_example_gen import executor
-from tests.conftest import make_record, write_flawed_shards, write_records
+from tests.records import make_record, write_flawed_shards, write_records
 
 
 def _run(data_root, out, policy, max_bad_fraction=0.01, beam_args=None):
@@ -63,7 +64,7 @@ def test_skip_keeps_good_records_and_quarantines_the_rest(flawed_root, skipped):
     good = sorted([f'good{i}' for i in range(30)] + ['trunc0', 'long'])
     assert _ids(out / 'Split-train') == good
     assert _ids(out / 'Split-eval') == ['eval0']
-    summary = json.load(open(out / executor.SUMMARY_FILE))
+    summary = json.load(open(out / artifact_files.BAD_RECORDS))
     assert summary['by_kind'] == {kind: 1 for kind in expected}
     assert summary['videos_truncated_to_300_frames'] == 1
     assert summary['good_records'] == {'train': 32, 'eval': 1}
@@ -73,10 +74,10 @@ def test_skip_keeps_good_records_and_quarantines_the_rest(flawed_root, skipped):
         assert problem['file'].endswith(name)
         assert text in executor.describe(problem)
     # Readable flawed records are kept as they were: all but the broken file's tail.
-    quarantined = glob.glob(str(out / executor.QUARANTINE_DIR / '*'))
+    quarantined = glob.glob(str(out / artifact_files.QUARANTINE_DIR / '*'))
     count = sum(1 for _ in tf.data.TFRecordDataset(quarantined))
     assert count == len(expected) - 1
-    markdown = open(out / executor.MARKDOWN_FILE).read()
+    markdown = open(out / artifact_files.BAD_RECORDS_MARKDOWN).read()
     assert 'video_level_example | 1' in markdown and "video id 'label5000'" in markdown
     # The data root is untouched.
     assert {p: open(p, 'rb').read() for p in glob.glob(str(root / '*'))} == before
@@ -101,7 +102,7 @@ def test_fail_names_every_flaw_and_leaves_no_splits(flawed_root, tmp_path):
     for name, text in expected.values():
         assert any(name in line and text in line for line in message.splitlines()), (name, text)
     assert not glob.glob(str(tmp_path / 'out' / 'Split-*'))
-    assert os.path.exists(tmp_path / 'out' / executor.MARKDOWN_FILE)
+    assert os.path.exists(tmp_path / 'out' / artifact_files.BAD_RECORDS_MARKDOWN)
 
 
 def test_separate_worker_processes_give_the_same_examples(flawed_root, skipped, tmp_path):
@@ -114,6 +115,42 @@ def test_separate_worker_processes_give_the_same_examples(flawed_root, skipped, 
          beam_args=['--direct_running_mode=multi_processing', '--direct_num_workers=2'])
     for split in ('Split-train', 'Split-eval'):
         assert _ids(tmp_path / 'processes' / split) == _ids(memory / split)
-    summaries = [json.load(open(name / executor.SUMMARY_FILE))
+    summaries = [json.load(open(name / artifact_files.BAD_RECORDS))
                  for name in (memory, tmp_path / 'processes')]
     assert summaries[0] == summaries[1]
+
+
+def _gzip(path):
+    import gzip
+    content = open(path, 'rb').read()
+    with gzip.open(f'{path}.gz', 'wb') as f:
+        f.write(content)
+    os.remove(path)
+    return f'{path}.gz'
+
+
+def test_files_no_split_reads_are_listed_and_a_gzip_shard_is_refused_by_name(tmp_path):
+    root = tmp_path / 'data'
+    root.mkdir()
+    write_records(root / 'train0000.tfrecord', [make_record(b'a'), make_record(b'b', seed=1)])
+    write_records(root / 'validate0000.tfrecord', [make_record(b'c')])
+    (root / 'notes.txt').write_text('not data')
+    (root / '_SUCCESS').write_text('')
+    examples = _run(root, tmp_path / 'out', 'fail')
+    summary = json.load(open(tmp_path / 'out' / artifact_files.BAD_RECORDS))
+    assert summary['unread_files'] == [str(root / 'notes.txt')]
+    assert json.loads(examples.get_string_custom_property('unread_files')) == [
+        str(root / 'notes.txt')]
+    assert str(root / 'notes.txt') in open(tmp_path / 'out' /
+                                           artifact_files.BAD_RECORDS_MARKDOWN).read()
+    # A compressed shard would be left out silently: the run stops, naming it.
+    shard = write_records(root / 'train9999.tfrecord', [make_record(b'zipped')])
+    _gzip(shard)
+    with pytest.raises(executor.BadDataError,
+                       match=r'train9999\.tfrecord\.gz: a GZIP-compressed shard'):
+        _run(root, tmp_path / 'out2', 'fail')
+    # Detected by content, not by name: a gzip file named like a plain shard.
+    os.rename(f'{shard}.gz', root / 'train0001.tfrecord')
+    with pytest.raises(executor.BadDataError,
+                       match=r'train0001\.tfrecord: a GZIP-compressed file'):
+        _run(root, tmp_path / 'out3', 'fail')

@@ -1,10 +1,12 @@
-"""The compiled Kubeflow spec, executed task by task as the KFP 2 launcher would.
+"""The compiled Kubeflow spec, executed task by task as each backend would run it.
 
-Slow (about 6 minutes on 2 cores: every task is a fresh Python process that
-imports TFX), so it runs in `scripts/cluster_checks.sh`, not in the unit suite.
-The project is copied the way the Dockerfile's `COPY . .` copies it, the spec
-is compiled for that copy, and `pipeline.kfp_launcher` runs every task's own
-command line. Nothing of the local orchestrator is involved.
+Slow (every task is a fresh Python process that imports TFX), so it runs in
+`scripts/cluster_checks.sh`, not in the unit suite. The project is copied the
+way the Dockerfile's `COPY . .` copies it, the spec is compiled for that copy,
+and `tools.kfp_launcher` runs every task's own command line, handing tasks
+over as open-source KFP 2.5 does (typeless inputs, `executor-logs`, no hook,
+its cache key) and as Vertex AI does. Nothing of the local orchestrator is
+involved.
 """
 
 import json
@@ -14,7 +16,8 @@ import shutil
 import pytest
 
 import kubeflow_runner
-from pipeline import configs, kfp_launcher
+from pipeline import configs
+from tools import kfp_launcher
 from yt8m import synthetic
 
 pytestmark = pytest.mark.cluster
@@ -22,40 +25,49 @@ pytestmark = pytest.mark.cluster
 # .dockerignore's exclusions: what the image does not get.
 NOT_IN_IMAGE = shutil.ignore_patterns('.venv', 'outputs', '.git', '__pycache__', '*.egg-info',
                                       '.pytest_cache')
+FLAGS = ['--families', 'dbof', '--distill', 'dbof', '--preset', 'tiny',
+         '--train-examples', '800', '--batch-size', '16', '--learning-rate', '0.01',
+         '--gap-floor', '0', '--min-gain-over-prior', '0.01']
 
 
-def test_every_task_of_the_compiled_spec_runs_and_a_model_is_pushed(tmp_path):
-    project = tmp_path / 'image' / 'pipeline'
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('compiled')
+    project = tmp / 'image' / 'pipeline'
     shutil.copytree(configs.PROJECT_DIR, project, ignore=NOT_IN_IMAGE)
-    data_root = tmp_path / 'data'
+    data_root = tmp / 'data'
     synthetic.generate(str(data_root), num_videos=300, seed=3, top_classes=5,
                        validate_fraction=0.3)
-    spec_file = tmp_path / 'spec.yaml'
-    root = tmp_path / 'root'
+    return tmp, project, data_root
+
+
+def _compile(setup, target, root_name):
+    tmp, project, data_root = setup
+    spec_file = tmp / f'spec_{target}_{root_name}.yaml'
     kubeflow_runner.main([
-        '--output', str(spec_file), '--image', 'yt8m-tfx:test', '--project-dir', str(project),
-        '--pipeline-root', str(root), '--data-root', str(data_root),
-        '--families', 'dbof', '--distill', 'dbof', '--preset', 'tiny',
-        '--train-examples', '800', '--batch-size', '16', '--learning-rate', '0.01',
-        '--gap-floor', '0',
-        '--min-gain-over-prior', '0.01'])
+        '--target', target, '--output', str(spec_file), '--image', 'yt8m-tfx:test',
+        '--project-dir', str(project), '--allow-local-roots',
+        '--pipeline-root', str(tmp / root_name), '--data-root', str(data_root), *FLAGS])
+    return spec_file
 
-    launcher = kfp_launcher.Launcher(str(spec_file), str(tmp_path / 'run'), str(project))
-    produced = launcher.run()
 
+def _model_name(task):
+    return task.split('-', 1)[1].replace('-', '_')   # Pusher-student-1 -> student_1
+
+
+def _check_the_run(launcher, produced, root):
     assert set(produced) == set(launcher.spec['root']['dag']['tasks'])
     # Custom artifact types travelled through the executor input and back.
-    (scores,) = produced['Distiller.student_1']['teacher_scores']
-    assert 'yt8m.TeacherScores' in json.dumps(scores['type'])
+    (scores,) = produced['Distiller-student-1']['teacher_scores']
     assert scores['metadata']['num_videos'] > 0
-    # The ExampleGen's driver hook ran: span and fingerprint reached the artifact.
+    # Span and input fingerprint reach the Examples with the hook (Vertex) and without (KFP).
     (examples,) = produced['YT8MExampleGen']['examples']
     assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
-    assert 'input_fingerprint' in examples['metadata']
+    assert examples['metadata']['input_fingerprint'] and 'span' in examples['metadata']
     # Blessing and pushing went by the metadata the launcher passed on.
     pushed = {}
     for name, outputs in produced.items():
-        if name.startswith('Pusher.'):
+        if name.startswith('Pusher-'):
             (artifact,) = outputs['pushed_model']
             (blessing,) = produced[name.replace('Pusher', 'BlessingGate')]['blessing']
             assert bool(artifact['metadata']['pushed']) == bool(
@@ -65,19 +77,79 @@ def test_every_task_of_the_compiled_spec_runs_and_a_model_is_pushed(tmp_path):
     # least one model must come through the whole chain to the serving folder.
     assert any(pushed.values()), 'no model was pushed'
     for task, was_pushed in pushed.items():
-        model_dir = root / 'serving_model' / configs.serving_model_name(task.split('.')[1])
+        model_dir = root / 'serving_model' / configs.serving_model_name(_model_name(task))
         versions = os.listdir(model_dir) if model_dir.exists() else []
-        assert len(versions) == int(was_pushed), task
+        assert len(versions) >= int(was_pushed), task
         if was_pushed:
-            assert (model_dir / versions[0] / 'saved_model.pb').exists()
+            assert (model_dir / max(versions) / 'saved_model.pb').exists()
     (report,) = produced['Report']['report']
     assert os.path.exists(os.path.join(report['uri'], 'report.md'))
+    return pushed
 
-    # Open-source KFP does not run the lifecycle hook: the ExampleGen task
-    # still runs; its Examples only lack the driver's span and fingerprint.
-    without_hook = kfp_launcher.Launcher(str(spec_file), str(tmp_path / 'run_oss'),
-                                         str(project), run_hooks=False)
-    without_hook.run_task('YT8MExampleGen')
-    (examples,) = without_hook.produced['YT8MExampleGen']['examples']
-    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
-    assert 'input_fingerprint' not in examples['metadata']
+
+def test_vertex_runs_every_task_and_pushes_a_model(setup):
+    tmp, project, _ = setup
+    spec_file = _compile(setup, 'vertex', 'root_vertex')
+    launcher = kfp_launcher.Launcher(str(spec_file), str(tmp / 'run_vertex'), str(project),
+                                     backend='vertex')
+    produced = launcher.run()
+    (scores,) = produced['Distiller-student-1']['teacher_scores']
+    assert 'yt8m.TeacherScores' in json.dumps(scores['type'])
+    _check_the_run(launcher, produced, tmp / 'root_vertex')
+
+
+def test_open_source_kfp_runs_every_task_caches_what_it_may_and_never_stale_data(setup):
+    tmp, project, data_root = setup
+    spec_file = _compile(setup, 'kfp', 'root_kfp')
+    cache = str(tmp / 'kfp_cache')
+    first = kfp_launcher.Launcher(str(spec_file), str(tmp / 'run_kfp'), str(project),
+                                  backend='kfp', cache_dir=cache)
+    produced = first.run()
+    assert first.cached == []
+    pushed = _check_the_run(first, produced, tmp / 'root_kfp')
+    # Every task got KFP's extra executor-logs output, and the log landed there.
+    (logs,) = produced['Trainer-dbof']['executor-logs']
+    assert os.path.getsize(logs['uri']) > 0
+    # What KFP 2.5's launcher would copy into pods with a gs:// root: every
+    # input artifact, the Examples once per consumer.
+    examples_bytes = first.input_bytes['StatisticsGen']['examples']
+    consumers = [task for task, inputs in first.input_bytes.items() if 'examples' in inputs]
+    assert examples_bytes > 0 and len(consumers) >= 8
+    copied = sum(sum(inputs.values()) for inputs in first.input_bytes.values())
+    print(f'\nKFP 2.5 launcher would copy {copied} bytes into pods ({len(consumers)} tasks '
+          f'read the {examples_bytes}-byte Examples)')
+    # ... and KFP 2.15+ none: every output was marked to stay remote.
+    assert all(sorted(first.kept_remote[task]) == sorted(inputs)
+               for task, inputs in first.input_bytes.items())
+
+    # Nothing changed: the same spec again. Every task is served from the
+    # cache but the BaselineLookups (they read the live serving folder) and
+    # what follows them; a newly pushed model is therefore seen.
+    again = kfp_launcher.Launcher(str(spec_file), str(tmp / 'run_kfp2'), str(project),
+                                  backend='kfp', cache_dir=cache)
+    again.run()
+    ran = set(again.produced) - set(again.cached)
+    assert {'YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-dbof', 'EnsembleBuilder',
+            'Distiller-student-1', 'LabelPrior'} <= set(again.cached)
+    assert {task for task in ran if task.startswith('BaselineLookup-')} == {
+        task.replace('Pusher', 'BaselineLookup') for task in pushed}
+    for task, was_pushed in pushed.items():
+        if was_pushed:   # the first run's push is now the baseline
+            (baseline,) = again.produced[task.replace('Pusher', 'BaselineLookup')][
+                'baseline_model']
+            assert 'serving_model' in baseline['metadata']['baseline_source'], task
+
+    # New data lands: the spec compiled before it is refused, a recompiled
+    # one runs the ExampleGen instead of serving the old Examples.
+    synthetic.generate(str(tmp / 'more'), num_videos=20, seed=9, top_classes=5,
+                       validate_fraction=0.0)
+    shutil.copy(tmp / 'more' / 'train0000.tfrecord', data_root / 'train0999.tfrecord')
+    with pytest.raises(SystemExit, match='input files changed since this spec was compiled'):
+        kubeflow_runner.check_data_unchanged(kfp_launcher.Launcher(
+            str(spec_file), str(tmp / 'unused'), str(project), backend='kfp').spec)
+    recompiled = _compile(setup, 'kfp', 'root_kfp')
+    fresh = kfp_launcher.Launcher(str(recompiled), str(tmp / 'run_kfp3'), str(project),
+                                  backend='kfp', cache_dir=cache)
+    fresh.run_task('YT8MExampleGen')
+    assert fresh.cached == []
+    os.remove(data_root / 'train0999.tfrecord')

@@ -2,7 +2,7 @@
 
 Each metric is a `tfma.metrics.Metric` whose computation is a Beam CombineFn,
 referenced from the EvalConfig as `MetricConfig(class_name=..., module=
-'pipeline.metrics')`. The module is part of the installed package, so the
+'components.tfma_metrics')`. The module is part of the installed package, so the
 Evaluator imports it the same way locally and in the Kubeflow image.
 
 The numbers come from `yt8m.eval_util`, the project's one definition of the

@@ -1,6 +1,6 @@
 """Batch prediction with a pushed model: YT8M files in, a Kaggle submission out.
 
-    python -m pipeline.batch_predict --input /data/yt8m/frame/test \\
+    python -m tools.batch_predict --input /data/yt8m/frame/test \\
         --model outputs/serving_model/yt8m_ensemble --output submission.csv \\
         [--batch-size 64] [-- --runner=DataflowRunner ...]
 
@@ -40,13 +40,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 import numpy as np
 import tensorflow as tf
 
-from yt8m import features, reader
+from yt8m import features, progress, reader
 
 logger = logging.getLogger(__name__)
 
 HEADER = 'VideoId,LabelConfidencePairs'
 FILE_PATTERNS = ('*.tfrecord', '*.tfrecord.gz', '*.tfrecords')
-PROGRESS_SECONDS = 30
 
 
 def input_files(input_path: str) -> List[str]:
@@ -136,7 +135,7 @@ class PredictTopK(beam.DoFn):
         if 'serving_default' not in loaded.signatures:
             raise ValueError(f'{self.model_dir}: SavedModel has no serving_default signature')
         self.serve = loaded.signatures['serving_default']
-        self.total, self.started, self.last_log = 0, time.monotonic(), time.monotonic()
+        self.progress = progress.Progress('Batch prediction', 'videos')
 
     def process(self, batch: List[Tuple[str, bytes]]) -> Iterable[str]:
         ids, records = zip(*batch)
@@ -144,12 +143,7 @@ class PredictTopK(beam.DoFn):
         classes = outputs[features.TOP_CLASSES].numpy()
         scores = outputs[features.TOP_SCORES].numpy()
         self.scored.inc(len(ids))
-        self.total += len(ids)
-        now = time.monotonic()
-        if now - self.last_log >= PROGRESS_SECONDS:
-            logger.info('Scored %d videos on this worker (%.1f videos/s)', self.total,
-                        self.total / (now - self.started))
-            self.last_log = now
+        self.progress.add(len(ids))
         for video_id, video_classes, video_scores in zip(ids, classes, scores):
             yield format_row(video_id, video_classes, video_scores)
 

@@ -1,6 +1,6 @@
 """Reads the pipeline's ML Metadata store: the latest run, and a model's lineage.
 
-    python -m pipeline.lineage [--metadata outputs/metadata/metadata.db]
+    python -m tools.lineage [--metadata outputs/metadata/metadata.db]
 
 Prints, for the latest pipeline run, each component's execution and output
 artifacts; then, for the newest model that was really pushed (a PushedModel
@@ -143,10 +143,10 @@ def model_card(store, pushed: metadata_store_pb2.Artifact) -> List[str]:
                  f'execution #{producer.id})')
     exec_properties = _properties(producer)
     config = {}
-    for key in ('custom_config', 'training_options'):
+    for key in ('custom_config', 'training_config'):
         if exec_properties.get(key):
             config.update(json.loads(exec_properties[key]))
-    for key in ('student_family', 'student_preset', 'mode', 'weighting',
+    for key in ('quantization', 'weighting',
                 'size_budget_bytes', 'choose_subset'):
         if key in exec_properties:
             config[key] = exec_properties[key]
@@ -177,7 +177,7 @@ def model_card(store, pushed: metadata_store_pb2.Artifact) -> List[str]:
         gate = _producer(store, blessing.id)
         evaluation = _inputs(store, gate.id).get('evaluation') if gate else None
         if evaluation is not None:
-            from pipeline.metrics import candidate_metrics
+            from components.tfma_metrics import candidate_metrics
             metrics = candidate_metrics(evaluation.uri)
             lines.append('  metrics: ' + ', '.join(f'{k}={v:.4f}'
                                                   for k, v in sorted(metrics.items())))

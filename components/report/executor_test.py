@@ -1,0 +1,34 @@
+"""Report plots: labels that do not overlap, quantized sizes, the kept checkpoint."""
+
+import itertools
+
+from components.report import executor
+
+
+def _boxes(anchors, names, offsets):
+    return [(x + dx, y + dy, executor.LABEL_CHAR_PX * len(name) + 2)
+            for (x, y), name, (dx, dy) in zip(anchors, names, offsets)]
+
+
+def test_labels_of_nearly_equal_points_do_not_overlap():
+    # The default run's case: ensemble, dbof and student_1 within a pixel or two.
+    anchors = [(300.0, 200.0), (301.0, 200.5), (300.5, 199.0), (80.0, 60.0)]
+    names = ['ensemble', 'dbof', 'student_1', 'netvlad']
+    boxes = _boxes(anchors, names, executor.spread_labels(anchors, names))
+    for (x1, y1, w1), (x2, y2, w2) in itertools.combinations(boxes, 2):
+        assert abs(x1 - x2) >= max(w1, w2) or abs(y1 - y2) >= executor.LABEL_HEIGHT_PX
+    # A lone point keeps its label next to it.
+    assert executor.spread_labels([(10.0, 10.0)], ['prior']) == [(4.0, 4.0)]
+
+
+def test_plots_show_quantized_sizes_and_the_kept_checkpoint(tmp_path):
+    curve = [{'step': s, 'examples': 32 * s, 'eval_gap': g, 'phase': 'main'}
+             for s, g in ((10, 0.3), (20, 0.5), (30, 0.45))]
+    rows = [{'member': 'prior', 'gap_at_20': 0.1, 'size_bytes': 40_000},
+            {'member': 'dbof', 'gap_at_20': 0.5, 'size_bytes': 9e6, 'quantized_bytes': 2.5e6,
+             'quantized_gap': 0.49, 'curve': curve, 'best_step': 20},
+            {'member': 'ensemble', 'gap_at_20': 0.5, 'size_bytes': 9.1e6}]
+    executor.plot_gap_versus_size(rows, str(tmp_path / 'gap.png'))
+    executor.plot_learning_curves(rows, str(tmp_path / 'curves.png'))
+    assert (tmp_path / 'gap.png').stat().st_size > 1000
+    assert (tmp_path / 'curves.png').stat().st_size > 1000

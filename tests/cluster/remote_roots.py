@@ -1,0 +1,37 @@
+"""What a whole local DAG on an object store must leave there (gs:// and s3:// checks)."""
+
+import os
+
+from pipeline import configs
+
+PRODUCERS = ('YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-dbof', 'EnsembleBuilder',
+             'Distiller-student-1', 'Evaluator-dbof', 'BlessingGate-dbof', 'Report')
+# The run's flags: one family, one student, a tiny budget.
+RUN_FLAGS = ['--families', 'dbof', '--distill', 'dbof', '--preset', 'tiny',
+             '--train-examples', '800', '--batch-size', '16', '--learning-rate', '0.01',
+             '--gap-floor', '0', '--min-gain-over-prior', '0.01']
+
+
+def check_the_bucket(objects, run_root: str, stdout: str, output_root, workdir) -> None:
+    """`objects`: every object under `run_root` (a URI) -> its size."""
+    def under(prefix):
+        return {uri: size for uri, size in objects.items()
+                if uri.startswith(f'{run_root}/{prefix}')}
+
+    # Every component wrote its artifacts to the bucket.
+    for producer in PRODUCERS:
+        assert under(f'pipeline_root/{producer}/'), producer
+    # Whatever was blessed is pushed into the bucket (at least one model).
+    pushed = [line.split()[1] for line in stdout.splitlines()
+              if line.startswith('Pushed ') and f'{run_root}/serving_model/' in line]
+    assert pushed, stdout[-2000:]
+    for family in pushed:
+        saved = under(f'serving_model/{configs.serving_model_name(family)}/')
+        assert any(uri.endswith('/saved_model.pb') for uri in saved), family
+    report = under('report/')
+    assert any(uri.endswith('/report.md') for uri in report)
+    assert any(uri.endswith('/gap_vs_size.png') for uri in report)
+    # Locally there is nothing but ML Metadata and the run's log, and no
+    # stray folder named after a URI (os.makedirs('s3://...')).
+    assert sorted(os.listdir(output_root)) == ['logs', 'metadata']
+    assert os.listdir(workdir) == []

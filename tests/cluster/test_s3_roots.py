@@ -1,0 +1,86 @@
+"""The whole local DAG with its data, pipeline, serving and report roots on s3://.
+
+The bucket lives in moto's S3 server (an S3-compatible store, as MinIO is in a
+stock Kubeflow install), started here on a local port. TensorFlow reaches it
+through tensorflow-io's S3 filesystem, Beam through its aws extra (boto3),
+both configured only by the environment a cluster would set
+(pipeline/filesystems.py). `local_runner.py` runs unchanged in a child
+process; only ML Metadata (SQLite) and the log stay on local disk.
+Slow: it runs in scripts/cluster_checks.sh.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipeline import configs
+from tests.cluster import remote_roots
+from yt8m import synthetic
+
+pytestmark = pytest.mark.cluster
+
+BUCKET = 'yt8m'
+
+
+@contextlib.contextmanager
+def s3_server(tmp_path):
+    """moto's server on a free port; yields the environment a client needs."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path / 'moto.log', 'w')
+    server = subprocess.Popen([sys.executable, '-m', 'moto.server', '-p', str(port)],
+                              stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(('127.0.0.1', port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield {'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test',
+               'AWS_REGION': 'us-east-1', 'AWS_DEFAULT_REGION': 'us-east-1',
+               'AWS_ENDPOINT_URL': endpoint,                       # boto3: Beam's s3://
+               'S3_ENDPOINT': endpoint, 'S3_USE_HTTPS': '0', 'S3_VERIFY_SSL': '0'}  # TF's
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_whole_dag_on_s3_roots(tmp_path):
+    import boto3
+    local_data = tmp_path / 'data'
+    synthetic.generate(str(local_data), num_videos=300, seed=3, top_classes=5,
+                       validate_fraction=0.3)
+    output_root = tmp_path / 'out'
+    workdir = tmp_path / 'cwd'     # a stray os.makedirs('s3://...') would land here
+    workdir.mkdir()
+    with s3_server(tmp_path) as env:
+        s3 = boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name='us-east-1',
+                          aws_access_key_id='test', aws_secret_access_key='test')
+        s3.create_bucket(Bucket=BUCKET)
+        for name in sorted(os.listdir(local_data)):
+            s3.upload_file(str(local_data / name), BUCKET, f'frame/{name}')
+        run = subprocess.run(
+            [sys.executable, os.path.join(configs.PROJECT_DIR, 'local_runner.py'),
+             '--data-root', f's3://{BUCKET}/frame',
+             '--artifact-root', f's3://{BUCKET}/run', '--output-root', str(output_root),
+             *remote_roots.RUN_FLAGS],
+            cwd=workdir, env=dict(os.environ, **env), capture_output=True, text=True,
+            timeout=1800)
+        console = run.stdout + run.stderr
+        (tmp_path / 'local_runner.console').write_text(console)
+        assert run.returncode == 0, console[-5000:]
+        objects = {f's3://{BUCKET}/{item["Key"]}': item['Size']
+                   for page in s3.get_paginator('list_objects_v2').paginate(
+                       Bucket=BUCKET, Prefix='run/')
+                   for item in page.get('Contents', [])}
+    remote_roots.check_the_bucket(objects, f's3://{BUCKET}/run', run.stdout, output_root,
+                                  workdir)
