@@ -85,6 +85,7 @@ class Executor(base_executor.BaseExecutor):
             'choice_reason': chosen.reason,
             'weighting': weighting,
             'weights': dict(zip(chosen.names, chosen.weights)),
+            'combination': chosen.combination,
             'members_total_bytes': total,
             'chosen_members_bytes': chosen.member_bytes,
             'ensemble_bytes': actual,
@@ -163,7 +164,8 @@ class Executor(base_executor.BaseExecutor):
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
         try:
-            save_ensemble([loaded[n] for n in candidate.names], candidate.weights, staging)
+            save_ensemble([loaded[n] for n in candidate.names], candidate.weights, staging,
+                          candidate.combination)
             return io_utils.tree_bytes(staging)
         except Exception:
             if tf.io.gfile.exists(staging):

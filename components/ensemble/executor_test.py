@@ -147,7 +147,7 @@ def test_fitted_weights_and_subset_by_eval_gap(tmp_path, members, examples):
                           size_budget_bytes=budget, choose_subset=1)
     weights = np.array(list(report['weights'].values()))
     assert weights.sum() == pytest.approx(1.0) and np.all(weights >= 0)
-    assert report['fitted_gap'] >= report['equal_weights_gap']
+    assert report['combination'] in ('probability', 'logit')
     assert report['ensemble_bytes'] < budget
     assert 'best eval GAP' in report['choice_reason']
     # The saved ensemble reproduces the reported GAP on the fitting data.
@@ -162,15 +162,55 @@ def test_fitted_weights_and_subset_by_eval_gap(tmp_path, members, examples):
         report['eval_gap'])
 
 
-def test_fit_weights_improves_on_equal_weights():
-    rng = np.random.default_rng(0)
-    labels = (rng.random((60, 30)) < 0.1).astype(np.float32)
-    good = np.clip(labels * 0.6 + rng.random(labels.shape) * 0.5, 0, 1).astype(np.float32)
-    noise = rng.random(labels.shape).astype(np.float32)
-    weights, fitted, equal = weight_search.fit_weights([noise, good, noise[::-1]], labels)
-    assert weights.sum() == pytest.approx(1.0) and np.all(weights >= 0)
-    assert fitted > equal
-    assert weights[1] == weights.max()
+def _two_groups(first: int, second: int):
+    """Two members and one-label videos whose best mix lies strictly inside (0.6, 0.7).
+
+    Group 1 (`first` videos) ranks its label over a decoy when w_a > 0.6
+    (margins +2 for a, -3 for b); group 2 when w_a < 0.7 (margins -3 and +7).
+    The old search, from (0.5, 0.5) in steps of 0.5, 0.25, 0.1, ..., jumped to
+    (1, 0) and never came back inside.
+    """
+    videos, classes = first + second, 2 * (first + second)
+    labels = np.zeros((videos, classes), np.float32)
+    a = np.zeros((videos, classes), np.float32)
+    b = np.zeros((videos, classes), np.float32)
+    for v in range(videos):
+        label, decoy = 2 * v, 2 * v + 1
+        labels[v, label] = 1
+        margin_a, margin_b = (2, -3) if v < first else (-3, 7)
+        a[v, label], a[v, decoy] = 10 + margin_a, 10
+        b[v, label], b[v, decoy] = 10 + margin_b, 10
+    return [a, b], labels
+
+
+def test_the_weight_search_finds_an_interior_optimum():
+    predictions, labels = _two_groups(first=30, second=20)
+    weights, fitted, equal = weight_search.fit_weights(predictions, labels)
+    assert 0.6 < weights[0] < 0.7 and weights.sum() == pytest.approx(1.0)
+    # Both groups rank their label first at the fitted mix, only group 2 at equal weights.
+    assert fitted == pytest.approx(1.0) and equal < 0.9
+    # Ties go towards equal weights: the plateau's edge nearest to 0.5.
+    assert weights[0] == pytest.approx(0.61)
+    # Three members: the grid over the simplex finds the mix with a useless third.
+    noise = np.random.default_rng(0).random(labels.shape).astype(np.float32) * 10
+    weights3, fitted3, _ = weight_search.fit_weights([*predictions, noise], labels)
+    assert fitted3 == pytest.approx(1.0) and weights3[2] < 0.2
+
+
+def test_logit_averaging_lets_a_confident_member_outvote_unsure_ones():
+    labels = np.array([[1, 0], [0, 1]], np.float32)
+    confident = np.array([[0.999, 0.001], [0.001, 0.999]], np.float32)
+    unsure = np.array([[0.2, 0.8], [0.8, 0.2]], np.float32)    # wrong, but unsure
+    members = [confident, unsure, unsure]
+    by_probability = eval_util.gap_at_k(weight_search.combine(members, [1 / 3] * 3), labels)
+    by_logit = eval_util.gap_at_k(weight_search.combine(members, [1 / 3] * 3, 'logit'), labels)
+    assert by_logit == pytest.approx(1.0) and by_probability < 0.5
+    # The fit tries both and keeps the better (ties: probability averaging).
+    combination, weights, fitted, _ = weight_search.fit_combination(members, labels)
+    assert fitted == pytest.approx(1.0) and combination in weight_search.COMBINATIONS
+    # One member through logit averaging is that member.
+    np.testing.assert_allclose(weight_search.combine([confident], [1.0], 'logit'), confident,
+                               atol=1e-5)
 
 
 def test_subset_helpers():
@@ -179,3 +219,15 @@ def test_subset_helpers():
     assert weight_search.fitting_subsets(['a', 'b', 'c'], sizes, 45) == [('b', 'c'), ('b',), ('c',)]
     with pytest.raises(ValueError):
         weight_search.normalise([1, -1])
+
+
+def test_the_saved_graph_averages_logits_as_the_fit_did(tmp_path, members):
+    from components.ensemble.serving import save_ensemble
+    records = [make_record(f'v{i}'.encode(), seed=i) for i in range(6)]
+    dirs = [os.path.join(m.uri, 'Format-Serving') for m in members[:2]]
+    singles = [_serve(d, records)[features.PROBABILITIES] for d in dirs]
+    save_ensemble([tf.saved_model.load(d) for d in dirs], [0.3, 0.7], str(tmp_path / 'ens'),
+                  combination='logit')
+    served = _serve(str(tmp_path / 'ens'), records)[features.PROBABILITIES]
+    np.testing.assert_allclose(served, weight_search.combine(singles, [0.3, 0.7], 'logit'),
+                               atol=1e-5)

@@ -5,7 +5,8 @@ Every member keeps the serving contract (`serving_default`: `examples` ->
 one `tf.Module`, so all members' variables and graphs are saved in the one
 output SavedModel and a plain `tf.saved_model.load` serves it. All members
 read the same `examples` tensor; `probabilities` is their weighted average
-(the caller passes weights >= 0 summing to 1), plus the top-20
+(the caller passes weights >= 0 summing to 1), of probabilities or of
+logits squashed back through a sigmoid (`combination`), plus the top-20
 `top_classes` / `top_scores`. `transform_features` is the first member's
 (TFMA reads labels from it).
 """
@@ -20,6 +21,7 @@ from trainer.export import EXAMPLES_SPEC, prediction_outputs
 from yt8m import features
 
 MODEL_KEY_PREFIX = 'model_'
+LOGIT_EPSILON = 1e-6
 
 
 def model_key(slot: int) -> str:
@@ -31,12 +33,16 @@ def model_key(slot: int) -> str:
 class EnsembleModule(tf.Module):
     """Members' SavedModels behind one input; weighted average of probabilities."""
 
-    def __init__(self, members: Sequence[Any], weights: Sequence[float]):
+    def __init__(self, members: Sequence[Any], weights: Sequence[float],
+                 combination: str = 'probability'):
         super().__init__()
         if len(members) != len(weights) or not members:
             raise ValueError('need one weight per member and at least one member')
+        if combination not in ('probability', 'logit'):
+            raise ValueError(f"combination must be 'probability' or 'logit', got {combination!r}")
         self.members = list(members)
         self.weights = [float(w) for w in weights]
+        self.combination = combination
 
     @tf.function(input_signature=[EXAMPLES_SPEC])
     def serve(self, examples):
@@ -52,8 +58,13 @@ class EnsembleModule(tf.Module):
                 probabilities = tf.cast(member.signatures['serving_default'](
                     examples=examples)[features.PROBABILITIES], tf.float32)
             previous = [probabilities]
+            if self.combination == 'logit':   # as weight_search.logits: clipped at 1e-6
+                clipped = tf.clip_by_value(probabilities, LOGIT_EPSILON, 1 - LOGIT_EPSILON)
+                probabilities = tf.math.log(clipped) - tf.math.log1p(-clipped)
             term = weight * probabilities
             total = term if total is None else total + term
+        if self.combination == 'logit':
+            total = tf.sigmoid(total)
         return prediction_outputs(total)
 
     @tf.function(input_signature=[EXAMPLES_SPEC])
@@ -61,9 +72,10 @@ class EnsembleModule(tf.Module):
         return self.members[0].signatures['transform_features'](examples=examples)
 
 
-def save_ensemble(members: Sequence[Any], weights: Sequence[float], export_dir: str) -> None:
+def save_ensemble(members: Sequence[Any], weights: Sequence[float], export_dir: str,
+                  combination: str = 'probability') -> None:
     """Writes the one-graph SavedModel with the same two signatures as a member."""
-    module = EnsembleModule(members, weights)
+    module = EnsembleModule(members, weights, combination)
     tf.saved_model.save(module, export_dir, signatures={
         'serving_default': module.serve,
         'transform_features': module.transform_features,

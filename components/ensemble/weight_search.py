@@ -1,10 +1,21 @@
 """Which members go into the ensemble, with which weights, before anything is built.
 
-Weights: 'equal', 'given' (normalised to sum 1) or 'fitted': coordinate
-search over the simplex (moves of weight mass between two members, step sizes
-shrinking) on cached member predictions of the eval split, maximising GAP@20.
-It starts from equal weights and only accepts strict improvements, so the
-fitted GAP is never below the equal-weight GAP on the fitting data.
+Weights: 'equal', 'given' (normalised to sum 1) or 'fitted', on cached
+member predictions, maximising GAP@20. GAP is a step function of the
+weights (it depends on rankings only), so the fit searches instead of
+descending:
+- up to three members: every point of a grid over the simplex (steps of
+  0.01 for two members, 0.05 for three), so an interior mix is found
+  wherever it lies;
+- more members: the simplex's corners, its centre and 200 seeded Dirichlet
+  draws, then moves of weight mass between two members around the best.
+Among equally good weights, the ones closest to equal weights win: a
+plateau's edge is fitted to the videos at hand, its middle generalises.
+
+The fit is run for two ways of averaging, and the better one is kept:
+- the members' probabilities;
+- their logits, squashed back through a sigmoid. Logit averaging lets one
+  confident member outvote several unsure ones.
 
 Size: the members' bytes on disk sum to an estimate of the ensemble's, so a
 subset "fits" when that sum is under the budget. When all members do not fit,
@@ -30,8 +41,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FIT_STEPS = (0.5, 0.25, 0.1, 0.05, 0.02)
+REFINE_STEPS = (0.1, 0.05, 0.02)
+GRID_DIVISIONS = {2: 100, 3: 20}   # members -> grid steps per unit weight
+RANDOM_STARTS = 200
 MAX_BUILD_ATTEMPTS = 3
+COMBINATIONS = ('probability', 'logit')
+_EPSILON = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +65,7 @@ class Candidate:
     eval_gap: Optional[float] = None  # GAP@20 of these weights on the eval cache
     fitted_gap: Optional[float] = None
     equal_weights_gap: Optional[float] = None
+    combination: str = 'probability'  # how member outputs are averaged (COMBINATIONS)
 
     def scores(self) -> Dict[str, float]:
         """The known GAPs under their report keys, in the report's order."""
@@ -69,44 +85,103 @@ def normalise(weights: Sequence[float]) -> np.ndarray:
     return weights / weights.sum()
 
 
-def combine(predictions: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    total = np.zeros_like(predictions[0], dtype=np.float32)
-    for weight, member in zip(weights, predictions):
+def logits(probabilities: np.ndarray) -> np.ndarray:
+    clipped = np.clip(probabilities, _EPSILON, 1 - _EPSILON).astype(np.float64)
+    return (np.log(clipped) - np.log1p(-clipped)).astype(np.float32)
+
+
+def combine(predictions: Sequence[np.ndarray], weights: Sequence[float],
+            combination: str = 'probability') -> np.ndarray:
+    """The ensemble's probabilities: a weighted mean of probabilities or of logits."""
+    if combination not in COMBINATIONS:
+        raise ValueError(f'unknown combination {combination!r}; use one of {COMBINATIONS}')
+    members = predictions if combination == 'probability' else [logits(p) for p in predictions]
+    total = np.zeros_like(members[0], dtype=np.float32)
+    for weight, member in zip(weights, members):
         total += np.float32(weight) * member
+    if combination == 'logit':
+        total = (1.0 / (1.0 + np.exp(-total))).astype(np.float32)
     return total
 
 
-def fit_weights(predictions: Sequence[np.ndarray], labels: np.ndarray,
-                steps: Sequence[float] = FIT_STEPS, max_rounds: int = 20
-                ) -> Tuple[np.ndarray, float, float]:
-    """Coordinate search on the simplex maximising GAP@20.
+def simplex_grid(count: int, divisions: int) -> np.ndarray:
+    """Every weight vector of `count` members in steps of 1/divisions."""
+    points = [np.array(p + (divisions - sum(p),), dtype=np.float64) / divisions
+              for p in itertools.product(range(divisions + 1), repeat=count - 1)
+              if sum(p) <= divisions]
+    return np.stack(points)
 
-    Returns (weights, fitted GAP, equal-weight GAP). A move transfers
-    `min(step, w_j)` of weight from member j to member i; it is accepted only
-    if GAP strictly improves, so the result is never worse than equal weights.
+
+def _starts(count: int, seed: int = 0) -> np.ndarray:
+    if count in GRID_DIVISIONS:
+        return simplex_grid(count, GRID_DIVISIONS[count])
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.eye(count), np.full((1, count), 1.0 / count),
+                           rng.dirichlet(np.ones(count), RANDOM_STARTS)])
+
+
+def fit_weights(predictions: Sequence[np.ndarray], labels: np.ndarray,
+                combination: str = 'probability') -> Tuple[np.ndarray, float, float]:
+    """Weights maximising GAP@20; returns (weights, fitted GAP, equal-weight GAP).
+
+    Ties go to the weights closest to equal ones. The equal weights are among
+    the candidates, so the fitted GAP is at least theirs on these videos;
+    whether that holds on other videos is what the test split tells.
     """
     count = len(predictions)
-    weights = np.full(count, 1.0 / count)
-    equal_gap = best_gap = eval_util.gap_at_k(combine(predictions, weights), labels)
+    equal = np.full(count, 1.0 / count)
+
+    def gap(weights):
+        return float(eval_util.gap_at_k(combine(predictions, weights, combination), labels))
+
+    equal_gap = gap(equal)
     if count == 1:
-        return weights, best_gap, equal_gap
-    for step in steps:
-        for _ in range(max_rounds):
-            improved = False
-            for i, j in itertools.permutations(range(count), 2):
-                amount = min(step, weights[j])
-                if amount <= 0:
-                    continue
-                candidate = weights.copy()
-                candidate[i] += amount
-                candidate[j] -= amount
-                gap = eval_util.gap_at_k(combine(predictions, candidate), labels)
-                if gap > best_gap + 1e-12:
-                    weights, best_gap, improved = candidate, gap, True
-            if not improved:
-                break
-    weights = np.clip(weights, 0.0, None)
-    return weights / weights.sum(), best_gap, equal_gap
+        return equal, equal_gap, equal_gap
+
+    def better(candidate, score, best, best_score):
+        if score != best_score:
+            return score > best_score
+        return np.sum((candidate - equal) ** 2) < np.sum((best - equal) ** 2) - 1e-12
+
+    best, best_gap = equal, equal_gap
+    for candidate in _starts(count):
+        score = gap(candidate)
+        if better(candidate, score, best, best_gap):
+            best, best_gap = candidate, score
+    if count not in GRID_DIVISIONS:   # refine around the best start
+        for step in REFINE_STEPS:
+            improved = True
+            while improved:
+                improved = False
+                for i, j in itertools.permutations(range(count), 2):
+                    amount = min(step, best[j])
+                    if amount <= 0:
+                        continue
+                    candidate = best.copy()
+                    candidate[i] += amount
+                    candidate[j] -= amount
+                    score = gap(candidate)
+                    if score > best_gap + 1e-12:
+                        best, best_gap, improved = candidate, score, True
+    best = np.clip(best, 0.0, None)
+    return best / best.sum(), best_gap, equal_gap
+
+
+def fit_combination(predictions: Sequence[np.ndarray], labels: np.ndarray
+                    ) -> Tuple[str, np.ndarray, float, float]:
+    """The better of probability and logit averaging, each with fitted weights.
+
+    Returns (combination, weights, fitted GAP, equal-weight GAP of it); ties
+    keep probability averaging.
+    """
+    fits = {combination: fit_weights(predictions, labels, combination)
+            for combination in COMBINATIONS}
+    chosen = max(COMBINATIONS, key=lambda c: (fits[c][1], c == 'probability'))
+    weights, fitted, equal = fits[chosen]
+    logger.info('Weights by averaging: %s; keeping %s', {
+        c: (np.round(fits[c][0], 3).tolist(), round(fits[c][1], 5)) for c in COMBINATIONS},
+        chosen)
+    return chosen, weights, fitted, equal
 
 
 def weigh(names: Tuple[str, ...], sizes: Mapping[str, int], weighting: str,
@@ -114,19 +189,21 @@ def weigh(names: Tuple[str, ...], sizes: Mapping[str, int], weighting: str,
           reason: str = '') -> Candidate:
     """The subset's weights (and its GAPs when `cache` is given)."""
     gaps: Dict[str, float] = {}
+    combination = 'probability'
     if weighting == 'given':
         weights = normalise([given[n] for n in names])
     elif weighting == 'fitted':
-        weights, fitted, equal = fit_weights(cache.of(names), cache.labels)
+        combination, weights, fitted, equal = fit_combination(cache.of(names), cache.labels)
         gaps.update(fitted_gap=float(fitted), equal_weights_gap=float(equal),
                     eval_gap=float(fitted))
     else:
         weights = np.full(len(names), 1.0 / len(names))
     if cache is not None and 'eval_gap' not in gaps:
-        gaps['eval_gap'] = float(eval_util.gap_at_k(combine(cache.of(names), weights),
+        gaps['eval_gap'] = float(eval_util.gap_at_k(combine(cache.of(names), weights, combination),
                                                     cache.labels))
     return Candidate(names=names, weights=tuple(float(w) for w in weights),
-                     member_bytes=sum(sizes[n] for n in names), reason=reason, **gaps)
+                     member_bytes=sum(sizes[n] for n in names), reason=reason,
+                     combination=combination, **gaps)
 
 
 # ---------------------------------------------------------------- subsets
