@@ -17,15 +17,20 @@ console shows one line per component start and end, `--verbose` all of it).
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# TensorFlow's C++ start-up lines (CUDA plugin registration on a CPU machine)
+# print before any logging is set up; only --verbose shows them.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2' if '--verbose' in sys.argv else '3')
 # BFC allocator: 1.3-3x faster steps on these low-bandwidth CPUs (must precede TF import).
 os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
+if '--verbose' not in sys.argv:   # libraries' notices about their own future, at import
+    warnings.filterwarnings('ignore', category=FutureWarning)
 
 import argparse
 import logging
-import sys
 import time
 from typing import Optional, Sequence
 

@@ -37,6 +37,7 @@ _CACHED = re.compile(r'^A cached execution \d+ is used\.$')
 _QUIET = ('absl', 'apache_beam', 'tensorflow', 'tfx', 'ml_metadata', 'tensorflow_transform',
           'tensorflow_model_analysis', 'tensorflow_data_validation', 'root')
 _FORMAT = '%(asctime)s %(levelname).1s %(name)s: %(message)s'
+OWN_HANDLER_LOGGERS = ('tensorflow', 'absl')
 # Errors of the project's own data checks: already worded for a person
 # (YT8MExampleGen's file/record/offset/video lines, ValidationGate's anomalies).
 WORDED_ERRORS = ('BadDataError', 'DataValidationError')
@@ -55,6 +56,13 @@ def setup_logging(log_dir: str, verbose: bool = False) -> str:
     if verbose:
         handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(level=logging.INFO, format=_FORMAT, handlers=handlers, force=True)
+    # TensorFlow gives its logger a stderr handler of its own when it is
+    # imported before logging is set up; its records go to the file instead.
+    for name in OWN_HANDLER_LOGGERS:
+        named = logging.getLogger(name)
+        for handler in list(named.handlers):
+            named.removeHandler(handler)
+        named.propagate = True
     logging.captureWarnings(True)
     return path
 

@@ -54,3 +54,19 @@ def test_the_report_table_and_worded_data_errors():
         'YT8MExampleGen failed: 1 flawed record(s) in the input',
         '  /d/train1.tfrecord: record 0 ...']
     assert console.failure_message(None, KeyError('x'), 32, 'small') == "The run failed: 'x'."
+
+
+def test_tensorflows_own_handler_gives_way_to_the_log_file(tmp_path, capsys):
+    """TF adds a stderr handler to its logger when imported before logging is set up."""
+    tf_logger = logging.getLogger('tensorflow')
+    own = logging.StreamHandler()
+    tf_logger.addHandler(own)
+    root_handlers = logging.getLogger().handlers[:]
+    try:
+        path = console.setup_logging(str(tmp_path / 'logs'))
+        tf_logger.info('Assets written to: somewhere')
+        assert own not in tf_logger.handlers
+        assert 'Assets written to' in open(path).read()
+        assert 'Assets written to' not in capsys.readouterr().err
+    finally:
+        logging.getLogger().handlers[:] = root_handlers
