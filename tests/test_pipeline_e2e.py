@@ -23,6 +23,7 @@ from tfx.orchestration import metadata
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.blessing_gate import executor as gate_executor
+from components.ensemble import weight_search
 from components.validation_gate.executor import DataValidationError
 from components.tfma_metrics import candidate_metrics
 from pipeline import configs
@@ -193,13 +194,15 @@ def test_final_ensemble_holds_every_member_and_averages_them(pipeline_run):
         sorted(glob.glob(str(data_root / 'validate*.tfrecord'))))])
     ensemble = tf.saved_model.load(_model_dir(tmp, 'ensemble')).signatures['serving_default'](
         examples=records)
-    expected = 0
-    for family, weight in weights.items():
+    members = []
+    for family in weights:
         # Members enter the ensemble quantized.
-        (member,) = glob.glob(str(tmp / ROOT / node_id('Quantizer', family) / 'quantized_model' / '*'
-                                  / 'Format-Serving'))
+        (member,) = glob.glob(str(tmp / ROOT / node_id('Quantizer', family) / 'quantized_model'
+                                  / '*' / 'Format-Serving'))
         member_out = tf.saved_model.load(member).signatures['serving_default'](examples=records)
-        expected += weight * member_out[features.PROBABILITIES].numpy()
+        members.append(member_out[features.PROBABILITIES].numpy())
+    # The weighted mean of probabilities or of logits, whichever the fit kept.
+    expected = weight_search.combine(members, list(weights.values()), report['combination'])
     np.testing.assert_allclose(ensemble[features.PROBABILITIES].numpy(), expected, atol=1e-5)
 
 
