@@ -221,13 +221,13 @@ def test_subset_helpers():
         weight_search.normalise([1, -1])
 
 
-def test_the_saved_graph_averages_logits_as_the_fit_did(tmp_path, members):
-    from components.ensemble.serving import save_ensemble
+def test_the_saved_graph_averages_logits_as_the_fit_did(members):
+    from components.ensemble.serving import EnsembleModule
     records = [make_record(f'v{i}'.encode(), seed=i) for i in range(6)]
-    dirs = [os.path.join(m.uri, 'Format-Serving') for m in members[:2]]
-    singles = [_serve(d, records)[features.PROBABILITIES] for d in dirs]
-    save_ensemble([tf.saved_model.load(d) for d in dirs], [0.3, 0.7], str(tmp_path / 'ens'),
-                  combination='logit')
-    served = _serve(str(tmp_path / 'ens'), records)[features.PROBABILITIES]
+    loaded = [tf.saved_model.load(os.path.join(m.uri, 'Format-Serving')) for m in members[:2]]
+    singles = [m.signatures['serving_default'](examples=tf.constant(records))[
+        features.PROBABILITIES].numpy() for m in loaded]
+    module = EnsembleModule(loaded, [0.3, 0.7], combination='logit')   # the graph save_ensemble saves
+    served = module.serve(tf.constant(records))[features.PROBABILITIES].numpy()
     np.testing.assert_allclose(served, weight_search.combine(singles, [0.3, 0.7], 'logit'),
                                atol=1e-5)
