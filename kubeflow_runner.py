@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--gpu-node-label', default=resources.DEFAULT_GPU_NODE_LABEL,
                         help='kfp: the node label that names a GPU model (GKE: the default)')
     parser.add_argument('--no-validate-files', action='store_true',
-                        help='the data root has train files only (eval split by id hash)')
+                        help='the data root has train files only (select and test held out by a hash of the video id)')
     submit = parser.add_argument_group('submitting')
     submit.add_argument('--submit', action='store_true',
                         help='compile with these flags, then submit the result')

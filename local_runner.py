@@ -78,12 +78,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def default_data_root(output_root: str, videos: int) -> str:
+    return os.path.join(output_root, 'data', f'default-{videos}-seed{configs.DEFAULT_SEED}'
+                        f'-top{configs.DEFAULT_TOP_CLASSES}'
+                        f'-val{configs.DEFAULT_VALIDATE_FRACTION:.3g}')
+
+
 def ensure_default_data(output_root: str, videos: int) -> str:
     """Generates the embedded default data set once; later runs reuse it."""
     from yt8m import synthetic
-    data_root = os.path.join(output_root, 'data', f'default-{videos}-seed{configs.DEFAULT_SEED}'
-                             f'-top{configs.DEFAULT_TOP_CLASSES}'
-                             f'-val{configs.DEFAULT_VALIDATE_FRACTION:g}')
+    data_root = default_data_root(output_root, videos)
     if tf.io.gfile.exists(os.path.join(data_root, '_SUCCESS')):
         return data_root
     logger.info('Generating %d synthetic videos into %s (once)', videos, data_root)
@@ -213,7 +217,9 @@ def run(args: argparse.Namespace, prepared: dict, log_path: str) -> int:
     if report:
         import json
         with tf.io.gfile.GFile(os.path.join(report, 'report.json')) as f:
-            print('\n'.join(console.report_table(json.load(f))))
+            report_json = json.load(f)
+        print('\n'.join([console.report_title(report_json),
+                         *console.report_table(report_json)]))
     print(f'\nReport:        {report}/report.md')
     students = [f'student_{level}' for level in range(1, len(options.distill) + 1)]
     for family in [*options.families, 'ensemble', *students]:

@@ -93,6 +93,11 @@ def headline(kind: str, outputs: Dict[str, list]) -> str:
             examples = first['examples']
             text = (f"{_prop(examples, 'records_read', 0):,} records read, "
                     f"{_prop(examples, 'bad_records', 0)} flawed")
+            if _prop(examples, 'duplicate_records'):
+                text += f" ({_prop(examples, 'duplicate_records')} repeat a video id)"
+            sizes = json.loads(_prop(examples, 'split_sizes', '{}') or '{}')
+            if sizes:
+                text += '; ' + ', '.join(f'{name} {count:,}' for name, count in sizes.items())
             unread = json.loads(_prop(examples, 'unread_files', '[]') or '[]')
             if unread:
                 text += (f"; {len(unread)} file(s) read by no split: "
@@ -103,7 +108,8 @@ def headline(kind: str, outputs: Dict[str, list]) -> str:
                                                artifact_files.TRAINING_SUMMARY) or {}
             curve = summary.get('curve') or [{}]
             stopped = ', stopped early' if summary.get('stopped_early') else ''
-            return (f"best eval GAP@20 {summary.get('best_eval_gap', 0):.4f} after "
+            return (f"best {summary.get('selection_split', 'eval')} GAP@20 "
+                    f"{summary.get('best_eval_gap', 0):.4f} after "
                     f"{curve[-1].get('examples', 0):,} examples{stopped}")
         if kind == 'Evaluator' and 'evaluation' in first:
             from components.tfma_metrics import candidate_metrics
@@ -238,6 +244,12 @@ class RunConsole(logging.Handler):
             return outputs
         except Exception:
             return {}
+
+
+def report_title(report_json: dict) -> str:
+    """Which videos the report's figures come from."""
+    sizes = (report_json.get('input_records') or {}).get('good_records') or {}
+    return f"On the test split ({sizes.get('test', '?')} videos, which chose nothing):"
 
 
 def report_table(report_json: dict) -> List[str]:

@@ -20,11 +20,13 @@ from typing import Any, Mapping, Optional, Sequence, Tuple
 from models import presets
 from pipeline import configs
 from trainer.config import DISTRIBUTIONS, TrainingConfig
+from yt8m import splits
 
 logger = logging.getLogger(__name__)
 
 QUANTIZATION_CHOICES = ('uniform', 'per_channel', 'kmeans', 'float16', 'none')
 BAD_RECORD_POLICIES = ('fail', 'skip')
+DUPLICATE_POLICIES = ('fail', 'keep-first')
 
 
 def _names(text: str) -> Tuple[str, ...]:
@@ -38,7 +40,8 @@ class PipelinePaths:
     data_root: str
     serving_model_dir: str
     report_dir: str
-    # False: the data root has train files only; the eval split hashes video ids.
+    # False: the data root has train files only; select and test are held out
+    # of them by a hash of the video id.
     has_validate_files: bool = True
     schema_file: str = configs.SCHEMA_FILE
     # The input files' fingerprint at compile time, for backends whose cache
@@ -89,6 +92,11 @@ class RunOptions:
     min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR
     bad_records: str = configs.BAD_RECORDS
     max_bad_fraction: float = configs.MAX_BAD_FRACTION
+    duplicates: str = configs.DUPLICATES
+    # The validate* videos (else the held-out train* videos) that go to select;
+    # the rest go to test. holdout_fraction applies to train*-only data roots.
+    select_fraction: float = configs.SELECT_FRACTION
+    holdout_fraction: float = configs.HOLDOUT_FRACTION
 
     def __post_init__(self):
         object.__setattr__(self, 'families', tuple(dict.fromkeys(self.families)))
@@ -102,6 +110,9 @@ class RunOptions:
             raise ValueError(f'bad_records must be one of {BAD_RECORD_POLICIES}')
         if not 0 <= self.max_bad_fraction <= 1:
             raise ValueError(f'max_bad_fraction must be in [0, 1], got {self.max_bad_fraction}')
+        if self.duplicates not in DUPLICATE_POLICIES:
+            raise ValueError(f'duplicates must be one of {DUPLICATE_POLICIES}')
+        self.split_rule   # select_fraction and holdout_fraction in (0, 1)
         if self.train_examples < 0:
             raise ValueError(f'train_examples must be >= 0, got {self.train_examples}')
         if self.epochs is not None and self.epochs <= 0:
@@ -127,6 +138,11 @@ class RunOptions:
             # Before a runner resolves the budget, check the rest with a stand-in.
             train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES)
         return TrainingConfig.with_options(base, self.training_overrides)
+
+    @property
+    def split_rule(self) -> splits.SplitRule:
+        return splits.SplitRule(select_fraction=self.select_fraction,
+                                holdout_fraction=self.holdout_fraction)
 
     @property
     def quantization_mode(self) -> Optional[str]:
@@ -177,7 +193,18 @@ class RunOptions:
             help='flawed input records: fail (stop before training, list them) or skip '
                  '(leave them out, quarantine them)')
         add('--max-bad-fraction', type=float, default=configs.MAX_BAD_FRACTION,
-            help='with --bad-records skip, stop anyway above this fraction of records')
+            help='stop anyway when the records left out (flawed, repeated) exceed this '
+                 'fraction of all records')
+        add('--duplicates', default=configs.DUPLICATES, choices=DUPLICATE_POLICIES,
+            help='a video id read twice (in two splits, or twice in one): fail (stop, '
+                 'naming both places) or keep-first (quarantine the later copies)')
+        add('--select-fraction', type=float, default=configs.SELECT_FRACTION,
+            help='share of the validate* videos (by a hash of the video id) in the '
+                 'select split, which early stopping and the ensemble fit read; the rest '
+                 'are the test split, which every reported figure reads')
+        add('--holdout-fraction', type=float, default=configs.HOLDOUT_FRACTION,
+            help='with train* files only: the share held out (by the same hash) for '
+                 'select and test')
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> 'RunOptions':
@@ -194,7 +221,9 @@ class RunOptions:
             distill=() if args.distill == 'none' else _names(args.distill),
             gap_floor=args.gap_floor, max_gap_regression=args.max_gap_regression,
             min_gain_over_prior=args.min_gain_over_prior,
-            bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction)
+            bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction,
+            duplicates=args.duplicates, select_fraction=args.select_fraction,
+            holdout_fraction=args.holdout_fraction)
 
     def with_budget(self, data_root: str, has_validate_files: bool,
                     default_epochs: Optional[float] = None) -> 'RunOptions':
@@ -214,9 +243,7 @@ class RunOptions:
         from yt8m import reader
         files = reader.list_split_files(data_root, 'train')
         videos = int(tf.data.TFRecordDataset(files).reduce(0, lambda count, _: count + 1))
-        if not has_validate_files:   # the hash split keeps 9 of 10 buckets for training
-            videos = videos * (configs.HASH_SPLIT_TOTAL_BUCKETS
-                               - configs.HASH_SPLIT_EVAL_BUCKETS) // configs.HASH_SPLIT_TOTAL_BUCKETS
+        videos = int(videos * self.split_rule.train_share(has_validate_files))
         logger.info('Budget: %g epochs x %d training videos', epochs, videos)
         return dataclasses.replace(self, train_examples=max(1, int(round(epochs * videos))))
 

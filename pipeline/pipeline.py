@@ -7,6 +7,13 @@ Trainer-<family> (one per family) -> Quantizer-<family> -> EnsembleBuilder
 model and for the ensemble -> Distiller-student-<level> (the ensemble
 teaches, each student teaches the next level) -> Report.
 
+Three splits (yt8m/splits.py), each with one job: Trainers, Distillers and
+LabelPrior fit on `train`; early stopping, the Quantizers' check and the
+EnsembleBuilder's weights, subset and averaging read `select`; every
+Evaluator (the label prior's too), so every blessing, reads `test`, and so do
+the report's figures. Each node names the splits it reads in its parameters,
+so tests and lineage can check it.
+
 The factory knows nothing of which runner calls it (TFX template pattern):
 `create_pipeline(paths, options)` takes where things live and what to do.
 Node ids are `<Kind>-<name>`: the same for both runners, and valid Argo task
@@ -56,25 +63,14 @@ def node_id(kind: str, name: str) -> str:
     return node
 
 
-def example_gen_input_config(has_validate_files: bool):
-    """Splits follow the release's file names; without validate files, hash on id."""
+def example_gen_input_config(has_validate_files: bool) -> example_gen_pb2.Input:
+    """The release's file names: train* and validate*; the split rule makes three of them."""
+    splits = [example_gen_pb2.Input.Split(name=configs.TRAIN_SPLIT,
+                                          pattern=features.SPLIT_PATTERNS['train'])]
     if has_validate_files:
-        return example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=configs.TRAIN_SPLIT,
-                                        pattern=features.SPLIT_PATTERNS['train']),
-            example_gen_pb2.Input.Split(name=configs.EVAL_SPLIT,
-                                        pattern=features.SPLIT_PATTERNS['validate']),
-        ]), None
-    total, eval_buckets = configs.HASH_SPLIT_TOTAL_BUCKETS, configs.HASH_SPLIT_EVAL_BUCKETS
-    return (
-        example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(
-            name='single_split', pattern=features.SPLIT_PATTERNS['train'])]),
-        example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-            splits=[example_gen_pb2.SplitConfig.Split(name=configs.TRAIN_SPLIT,
-                                                      hash_buckets=total - eval_buckets),
-                    example_gen_pb2.SplitConfig.Split(name=configs.EVAL_SPLIT,
-                                                      hash_buckets=eval_buckets)],
-            partition_feature_name=features.ID)))
+        splits.append(example_gen_pb2.Input.Split(
+            name='validate', pattern=features.SPLIT_PATTERNS['validate']))
+    return example_gen_pb2.Input(splits=splits)
 
 
 def eval_config(gap_floor: float, max_regression: float,
@@ -134,10 +130,11 @@ class Judged(NamedTuple):
 
 def data_validation_nodes(paths: PipelinePaths, options: RunOptions) -> DataNodes:
     """YT8MExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, ValidationGate."""
-    input_config, output_config = example_gen_input_config(paths.has_validate_files)
     example_gen = YT8MExampleGen(
-        input_base=paths.data_root, input_config=input_config, output_config=output_config,
-        bad_records=options.bad_records, max_bad_fraction=options.max_bad_fraction,
+        input_base=paths.data_root,
+        input_config=example_gen_input_config(paths.has_validate_files),
+        split_rule=options.split_rule, bad_records=options.bad_records,
+        max_bad_fraction=options.max_bad_fraction, duplicates=options.duplicates,
         data_fingerprint=paths.data_fingerprint)
     examples = example_gen.outputs['examples']
     statistics_gen = StatisticsGen(examples=examples)
@@ -153,11 +150,12 @@ def data_validation_nodes(paths: PipelinePaths, options: RunOptions) -> DataNode
 
 def label_prior_nodes(examples, schema, transform_graph) -> PriorNodes:
     """LabelPrior -> Evaluator-prior: the floor every candidate must clear."""
-    prior = LabelPrior(examples=examples, transform_graph=transform_graph)
+    prior = LabelPrior(examples=examples, transform_graph=transform_graph,
+                       train_split=configs.TRAIN_SPLIT)
     evaluator = Evaluator(
         examples=examples, model=prior.outputs['model'], schema=schema,
         eval_config=eval_config(0.0, 0.0, with_baseline=False),
-        example_splits=[configs.EVAL_SPLIT]).with_id(node_id('Evaluator', 'prior'))
+        example_splits=[configs.TEST_SPLIT]).with_id(node_id('Evaluator', 'prior'))
     return PriorNodes([prior, evaluator], prior.outputs['model'],
                       evaluator.outputs['evaluation'])
 
@@ -171,7 +169,7 @@ def evaluate_and_push(name: str, model, examples, schema, paths: PipelinePaths,
     evaluator = Evaluator(
         examples=examples, model=model, baseline_model=baseline.outputs['baseline_model'],
         schema=schema, eval_config=eval_config(options.gap_floor, options.max_gap_regression),
-        example_splits=[configs.EVAL_SPLIT]).with_id(node_id('Evaluator', name))
+        example_splits=[configs.TEST_SPLIT]).with_id(node_id('Evaluator', name))
     gate = BlessingGate(evaluation=evaluator.outputs['evaluation'],
                         tfma_blessing=evaluator.outputs['blessing'],
                         prior_evaluation=prior_evaluation,
@@ -224,8 +222,11 @@ def create_pipeline(
         config = options.training_config(family)
         trainer = Trainer(
             run_fn=configs.RUN_FN, examples=examples, transform_graph=transform_graph,
-            schema=schema, train_args=trainer_pb2.TrainArgs(num_steps=config.budget_steps),
-            eval_args=trainer_pb2.EvalArgs(),
+            schema=schema,
+            train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT],
+                                             num_steps=config.budget_steps),
+            # Early stopping, the kept checkpoint and EMA-or-best read select.
+            eval_args=trainer_pb2.EvalArgs(splits=[configs.SELECT_SPLIT]),
             custom_config={**config.to_custom_config(), **identity},
         ).with_id(node_id('Trainer', family))
         nodes.append(trainer)
@@ -237,7 +238,8 @@ def create_pipeline(
         if options.quantization_mode:
             quantizer = Quantizer(model=trainer.outputs['model'],
                                   model_run=trainer.outputs['model_run'], examples=examples,
-                                  quantization=options.quantization_mode
+                                  quantization=options.quantization_mode,
+                                  selection_split=configs.SELECT_SPLIT,
                                   ).with_id(node_id('Quantizer', family))
             nodes.append(quantizer)
             ensemble_members[family] = quantizer.outputs['quantized_model']
@@ -246,7 +248,8 @@ def create_pipeline(
     # The pipeline's final artifact: one size-checked graph holding every member.
     ensemble = EnsembleBuilder(
         models=ensemble_members, examples=examples, weighting=options.ensemble_weighting,
-        size_budget_bytes=options.size_budget_bytes, choose_subset=options.choose_subset)
+        size_budget_bytes=options.size_budget_bytes, choose_subset=options.choose_subset,
+        selection_split=configs.SELECT_SPLIT)
     nodes.append(ensemble)
     report_inputs['ensemble'] = {'model': ensemble.outputs['model'],
                                  **judge('ensemble', ensemble.outputs['model']).report_channels()}
@@ -259,6 +262,7 @@ def create_pipeline(
         distiller = Distiller(
             teacher_model=teacher, examples=examples, transform_graph=transform_graph,
             training_config=options.training_config(student_family), code_identity=identity,
+            train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
         ).with_id(node_id('Distiller', name))
         nodes.append(distiller)
         report_inputs[name] = {'model': distiller.outputs['model'],
@@ -273,7 +277,8 @@ def create_pipeline(
     for pusher in (node for node in nodes if isinstance(node, Pusher)):
         for gate in gates:
             pusher.add_upstream_node(gate)
-    nodes.append(Report(examples=examples, members=report_inputs, report_dir=paths.report_dir))
+    nodes.append(Report(examples=examples, members=report_inputs, report_dir=paths.report_dir,
+                        test_split=configs.TEST_SPLIT))
     code_version.stamp(nodes, identity['code_fingerprint'])
     return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=paths.pipeline_root, components=nodes,

@@ -1,7 +1,7 @@
 """Small real component inputs for tests and benchmarks (no pipeline run).
 
 `make_inputs(root, num_videos)` writes generated YouTube-8M records as an
-Examples artifact (GZIP TFRecords under Split-train/Split-eval, SequenceExample
+Examples artifact (GZIP TFRecords under Split-train/Split-select/Split-test, SequenceExample
 payload), runs the project's `preprocessing_fn` once through TFT Beam into a
 TransformGraph artifact, and exports an untrained-or-given teacher with the
 serving contract into a Model artifact.
@@ -16,7 +16,7 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from yt8m import synthetic
+from yt8m import splits, synthetic
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'yt8m', 'schema.pbtxt')
@@ -29,25 +29,35 @@ def artifact(cls, uri):
     return instance
 
 
-def _copy_records(sources, target_dir) -> int:
+def _copy_records(sources, target_dir, keep=lambda record: True) -> int:
     os.makedirs(target_dir, exist_ok=True)
     count = 0
     with tf.io.TFRecordWriter(os.path.join(target_dir, 'data.gz'), options='GZIP') as writer:
         for record in tf.data.TFRecordDataset(sources):
-            writer.write(record.numpy())
-            count += 1
+            if keep(record.numpy()):
+                writer.write(record.numpy())
+                count += 1
     return count
 
 
+def _split_of(record: bytes) -> str:
+    video_id = tf.train.SequenceExample.FromString(record).context.feature['id']
+    return splits.SplitRule().assign(video_id.bytes_list.value[0].decode(), splits.VALIDATE,
+                                     has_validate=True)
+
+
 def make_examples(root: str, num_videos: int, seed: int = 0, top_classes: int = 20):
-    """Generated videos as an Examples artifact; ~80% train, 10% eval (validate)."""
+    """Generated videos as an Examples artifact: ~80% train; the ~10% validate
+    videos cut into select and test by the pipeline's hash rule."""
     data = os.path.join(root, 'raw')
     files = synthetic.generate(data, num_videos, seed=seed, top_classes=top_classes)
     examples = artifact(standard_artifacts.Examples, os.path.join(root, 'examples'))
-    examples.split_names = '["train", "eval"]'
+    examples.split_names = '["train", "select", "test"]'
     examples.set_string_custom_property('payload_format', 'FORMAT_TF_SEQUENCE_EXAMPLE')
     _copy_records(files['train'], os.path.join(examples.uri, 'Split-train'))
-    _copy_records(files['validate'], os.path.join(examples.uri, 'Split-eval'))
+    for split in (splits.SELECT, splits.TEST):
+        _copy_records(files['validate'], os.path.join(examples.uri, f'Split-{split}'),
+                      keep=lambda record, split=split: _split_of(record) == split)
     return examples
 
 

@@ -28,14 +28,14 @@ def main(root: str, output: str) -> None:
     logging.basicConfig(level=logging.INFO, format='%(message)s', force=True)
     examples = standard_artifacts.Examples()
     examples.uri = os.path.join(root, 'examples')
-    examples.split_names = '["train", "eval"]'
+    examples.split_names = '["train", "select", "test"]'
     examples.set_string_custom_property('payload_format', 'FORMAT_TF_SEQUENCE_EXAMPLE')
     graph = standard_artifacts.TransformGraph()
     graph.uri = os.path.join(root, 'transform_graph')
     fn_args = fn_args_utils.get_common_fn_args(
         {'examples': [examples], 'transform_graph': [graph]},
         {'train_args': proto_utils.proto_to_json(trainer_pb2.TrainArgs(num_steps=4)),
-         'eval_args': proto_utils.proto_to_json(trainer_pb2.EvalArgs()),
+         'eval_args': proto_utils.proto_to_json(trainer_pb2.EvalArgs(splits=['select'])),
          'custom_config': json.dumps({
              'family': 'dbof', 'preset': 'tiny', 'distribution': 'multi_worker',
              'batch_size': 8, 'train_examples': 32, 'eval_every_examples': 16,

@@ -32,7 +32,7 @@ from pipeline.options import PipelinePaths, RunOptions
 from pipeline.pipeline import create_pipeline, node_id
 from components.yt8m_example_gen.executor import BadDataError
 from tests.records import make_record, write_flawed_shards, write_records
-from yt8m import eval_util, features, reader, synthetic
+from yt8m import eval_util, features, reader, splits, synthetic
 
 FAMILY = 'dbof'
 # Two families train at the tiny preset inside the one DAG: an order-free one
@@ -82,8 +82,9 @@ def _executions_of_latest_run(store):
 def pipeline_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('e2e')
     data_root = tmp / 'data'
-    synthetic.generate(str(data_root), num_videos=100, seed=3, top_classes=5,
-                       validate_fraction=0.3)
+    # 70 train, 56 validate (28 select, 28 test by the hash rule), 14 unlabelled test.
+    synthetic.generate(str(data_root), num_videos=140, seed=3, top_classes=5,
+                       validate_fraction=0.4)
     # Flawed train shards: with --bad-records skip the run goes on without them.
     write_flawed_shards(data_root)
     assert _run_local(tmp, data_root)[0] == 0
@@ -105,6 +106,12 @@ def _model_dir(tmp, name):
                 'prior': 'LabelPrior'}.get(name, node_id('Trainer', name))
     (path,) = glob.glob(str(tmp / ROOT / producer / 'model' / '*' / 'Format-Serving'))
     return path
+
+
+def _in_test(video_id) -> bool:
+    """The pipeline's own rule: is this validate* video in the test split?"""
+    video_id = video_id.decode() if isinstance(video_id, bytes) else video_id
+    return splits.SplitRule().assign(video_id, splits.VALIDATE, has_validate=True) == splits.TEST
 
 
 def _gap(tmp, name):
@@ -173,6 +180,9 @@ def test_evaluator_gap_equals_gap_of_the_model(pipeline_run):
     predictions, labels = [], []
     for path in sorted(glob.glob(str(data_root / 'validate*.tfrecord'))):
         for record in tf.data.TFRecordDataset(path):
+            example = tf.train.SequenceExample.FromString(record.numpy())
+            if not _in_test(example.context.feature['id'].bytes_list.value[0]):
+                continue   # a select video: it chose the checkpoint, it reports nothing
             predictions.append(served(examples=record[tf.newaxis])[features.PROBABILITIES][0])
             example = tf.train.SequenceExample.FromString(record.numpy())
             multi_hot = np.zeros(features.NUM_CLASSES)
@@ -217,6 +227,7 @@ def test_submission_of_the_pushed_ensemble_scores_the_evaluators_gap(pipeline_ru
     videos = [video for path in sorted(glob.glob(str(data_root / 'validate*.tfrecord')))
               for video in reader.read_videos(path)]
     assert len(rows) == len(videos)
+    videos = [video for video in videos if _in_test(video[features.VIDEO_ID])]
     predictions = np.zeros((len(videos), features.NUM_CLASSES))
     for row, video in enumerate(videos):
         classes, scores = rows[video[features.VIDEO_ID].decode()]
@@ -232,6 +243,13 @@ def test_report_and_lineage(pipeline_run, capsys):
     (run_dir,) = glob.glob(str(tmp / 'report' / 'run-*'))
     text = open(os.path.join(run_dir, 'report.md')).read()
     assert f'| {FAMILY} |' in text and '| prior |' in text and 'Sample predictions' in text
+    # Headed with the split that chose nothing, and which split decided what.
+    assert '## Test split (28 videos, which chose nothing)' in text
+    assert f'| early stopping, kept checkpoint ({FAMILY}) | select | 28 |' in text
+    assert '| early stopping, kept checkpoint (student_1) | select | 28 |' in text
+    assert '| ensemble weights (ensemble) | select | 28 |' in text
+    assert '| ensemble averaging (ensemble) | select |' in text
+    assert '| blessing (candidate against the label prior) | test | 28 |' in text
     assert os.path.getsize(os.path.join(run_dir, 'gap_vs_size.png')) > 1000
     assert os.path.getsize(os.path.join(run_dir, 'learning_curves.png')) > 1000
     lineage.main(['--metadata', str(tmp / METADATA)])
@@ -246,7 +264,10 @@ def test_report_and_lineage(pipeline_run, capsys):
     assert f"'code_fingerprint': '{configs.code_fingerprint()}'" in card
     assert "'project_version': '" in card
     assert f'data: {data_root} (span 0, input fingerprint ' in card
-    assert f'records: 98 read, {len(write_flawed_shards(tmp / "expected"))} flawed' in card
+    flawed = len(write_flawed_shards(tmp / "expected"))
+    # The flawed train shards hold two good records besides their flaws.
+    assert f'records: {70 + 2 + 56 + flawed} read, {flawed} flawed' in card
+    assert "splits: {\"train\": 72, \"select\": 28, \"test\": 28} (videos); rule: " in card
     assert 'ValidationGate COMPLETE' in card and 'ExampleValidator COMPLETE' in card
     assert 'blessing: blessed=1' in card and 'gap_at_20=' in card
     assert 'hyper-parameters: ' in card and '"train_examples": 400' in card
@@ -333,7 +354,7 @@ def test_the_console_tells_the_story_and_the_log_keeps_everything(pipeline_run):
     for node in ('YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-netfv',
                  'EnsembleBuilder', 'Distiller-student-1', 'Pusher-ensemble', 'Report'):
         assert any(line.strip().startswith(f'{node} ') for line in lines), node
-    assert any('Trainer-dbof' in line and 'best eval GAP@20' in line for line in lines)
+    assert any('Trainer-dbof' in line and 'best select GAP@20' in line for line in lines)
     assert any('YT8MExampleGen' in line and 'records read' in line for line in lines)
     assert any('[main] step' in line for line in lines)        # the Trainers' progress
     assert 'GAP@20  Hit@1' in console and 'Report:' in console

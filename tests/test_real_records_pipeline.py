@@ -1,6 +1,6 @@
 """The curated schema on real YouTube-8M bytes, through the real components.
 
-YT8MExampleGen (train files only: eval split by a hash of `id`),
+YT8MExampleGen (train files only: select and test held out by a hash of `id`),
 StatisticsGen, ImportSchemaGen, ExampleValidator and ValidationGate run on the
 committed real records; no anomaly may stop the run.
 """
@@ -35,4 +35,4 @@ def test_real_records_pass_the_curated_schema(tmp_path):
             str(tmp_path / 'metadata.db')),
         beam_pipeline_args=['--direct_num_workers=1']))
     splits = glob.glob(str(tmp_path / 'root' / 'YT8MExampleGen' / 'examples' / '*' / 'Split-*'))
-    assert {p.rsplit('-', 1)[-1] for p in splits} == {'train', 'eval'}
+    assert {p.rsplit('-', 1)[-1] for p in splits} == {'train', 'select', 'test'}

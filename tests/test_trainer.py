@@ -100,10 +100,10 @@ def test_early_stopping_keeps_the_best_weights():
                               labels.numpy()) == pytest.approx(max(gaps), abs=1e-6)
 
 
-def test_an_empty_eval_split_fails_clearly():
+def test_an_empty_select_split_fails_clearly():
     from trainer import monitor
     empty = _toy_dataset(finite=True).take(0)
-    with pytest.raises(ValueError, match='eval split holds no videos'):
+    with pytest.raises(ValueError, match='select split holds no videos'):
         monitor.cache_batches(empty, 100)
 
 

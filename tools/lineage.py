@@ -169,6 +169,11 @@ def model_card(store, pushed: metadata_store_pb2.Artifact) -> List[str]:
                          f'{props.get("bad_records")} flawed '
                          f'(policy {props.get("bad_records_policy")}: '
                          f'{props.get("bad_records_by_kind")})')
+        if props.get('split_sizes'):
+            lines.append(f'  splits: {props.get("split_sizes")} (videos); rule: '
+                         f'{props.get("split_rule", "the input splits")}; repeated video ids: '
+                         f'{props.get("duplicate_records", 0)} '
+                         f'(policy {props.get("duplicates_policy")})')
         lines.append(f'  data checks: {", ".join(data_checks(store, example.id)) or "none"}')
     if blessing is not None:
         verdict = _properties(blessing)

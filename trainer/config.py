@@ -11,7 +11,7 @@ executor. TensorFlow-free.
 The budget is stated in examples (`train_examples`, i.e. epochs x the
 training split's size; the runners convert `--epochs`), never in a bare step
 count: the same budget then means the same amount of data at every batch
-size. Training stops earlier when the eval split's GAP@20 has not improved
+size. Training stops earlier when the select split's GAP@20 has not improved
 for `patience` evaluations, and the best weights are kept.
 """
 
@@ -48,7 +48,7 @@ class TrainingConfig:
     # Budget: examples to train on (the runners turn --epochs into examples);
     # `budget_steps` is the one place it becomes optimizer steps.
     train_examples: int = 16_000
-    # Evaluate GAP@20 on the eval split every this many examples (0: every
+    # Evaluate GAP@20 on the select split every this many examples (0: every
     # 10% of the budget), over at most `eval_examples` videos.
     eval_every_examples: int = 0
     eval_examples: int = 2048

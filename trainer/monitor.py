@@ -41,7 +41,7 @@ def cache_batches(dataset: tf.data.Dataset, max_examples: int) -> List[Tuple[dic
         if count >= max_examples:
             break
     if not batches:
-        raise ValueError('the eval split holds no videos: cannot measure GAP@20')
+        raise ValueError('the select split holds no videos: cannot measure GAP@20 to stop early')
     return batches
 
 

@@ -21,6 +21,7 @@ from models import layers, optim, registry
 from trainer import export
 from trainer import monitor as monitor_lib
 from trainer.config import TrainingConfig
+from yt8m import splits
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
                 strategy: Optional[tf.distribute.Strategy] = None):
     """Trains one model; returns (model, weights to export, summary dict).
 
-    `eval_ds` must be finite (one pass over the eval split); at most
+    `eval_ds` must be finite (one pass over the select split); at most
     `config.eval_examples` of its videos are scored every evaluation
     interval. The exported weights are the best evaluated ones (early
     stopping), or their EMA average when that scores at least as well.
@@ -128,6 +129,8 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
                'steps_run': monitor.curve[-1]['step'], 'stopped_early': monitor.stopped_early,
                'best_step': monitor.best_step, 'best_eval_gap': monitor.best_gap,
                'eval_videos': sum(len(labels) for _, labels in eval_batches),
+               # Both callers (run_fn, the Distiller) pass the select split.
+               'selection_split': splits.SELECT,
                'curve': monitor.curve, 'exported': 'best',
                'num_parameters': int(model.count_params())}
     if config.ema_steps:

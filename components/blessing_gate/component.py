@@ -6,7 +6,7 @@ learned anything: the label prior, i.e. the training label frequencies given
 to every video, which scores 0.10-0.13 GAP@20 on the default data. A fixed
 floor either blesses prior-only models (it did: issue #9) or rejects good
 models on harder data. This gate reads the candidate's and the prior's GAP@20
-from their Evaluator outputs (same eval split, same metric code) and writes a
+from their Evaluator outputs (same test split, same metric code) and writes a
 standard ModelBlessing that the Pusher honours:
 
     blessed = Evaluator blessed  and  GAP(candidate) >= GAP(prior) + min_gain_over_prior

@@ -21,6 +21,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components.artifacts import TeacherScores
 from components.distiller import executor
 from trainer.config import TrainingConfig
+from yt8m import splits
 
 
 class DistillerSpec(types.ComponentSpec):
@@ -31,6 +32,10 @@ class DistillerSpec(types.ComponentSpec):
         'distillation_lambda': ExecutionParameter(type=float),
         'temperature': ExecutionParameter(type=float),
         'top_k': ExecutionParameter(type=int),
+        # The teacher scores and the student trains on train_split; its early
+        # stopping reads selection_split (yt8m/splits.py): never test.
+        'train_split': ExecutionParameter(type=str, optional=True),
+        'selection_split': ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         'teacher_model': ChannelParameter(type=standard_artifacts.Model),
@@ -52,7 +57,8 @@ class Distiller(base_beam_component.BaseBeamComponent):
                  transform_graph: types.BaseChannel,
                  training_config: Union[TrainingConfig, Mapping[str, Any]],
                  distillation_lambda: float = 0.5, temperature: float = 1.0,
-                 top_k: int = 20, code_identity: Optional[Mapping[str, str]] = None):
+                 top_k: int = 20, code_identity: Optional[Mapping[str, str]] = None,
+                 train_split: str = splits.TRAIN, selection_split: str = splits.SELECT):
         """`training_config`: the student's, built once by the pipeline like a Trainer's.
 
         A mapping is checked as TrainingConfig.from_custom_config checks it,
@@ -73,7 +79,7 @@ class Distiller(base_beam_component.BaseBeamComponent):
             training_config=json.dumps({**training_config.to_custom_config(),
                                         **(code_identity or {})}, sort_keys=True),
             distillation_lambda=float(distillation_lambda), temperature=float(temperature),
-            top_k=top_k,
+            top_k=top_k, train_split=train_split, selection_split=selection_split,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
             teacher_scores=types.Channel(type=TeacherScores)))

@@ -39,6 +39,7 @@ from models import presets
 from components import artifact_files
 from trainer import input_pipeline, training
 from trainer.config import TrainingConfig
+from yt8m import splits
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         top_k = int(exec_properties.get('top_k') or 20)
 
         teacher_dir = path_utils.serving_model_path(teacher.uri)
-        train_files = split_files(examples, 'train')
+        train_split = exec_properties.get('train_split') or splits.TRAIN
+        selection_split = exec_properties.get('selection_split') or splits.SELECT
+        train_files = split_files(examples, train_split)
         logger.info('Scoring %d train files with teacher %s (top %d)', len(train_files),
                     teacher_dir, top_k)
         costs = score_teacher(teacher_dir, train_files, top_k, scores.uri,
@@ -119,12 +122,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         accessor = data_accessor(examples)
         lookup = scores_lib.TeacherLookup(scores_lib.load(scores.uri), temperature)
         train_ds = scores_lib.make_distill_dataset(
-            [os.path.join(artifact_utils.get_split_uri([examples], 'train'), '*')],
+            [os.path.join(artifact_utils.get_split_uri([examples], train_split), '*')],
             accessor, tf_transform_output, lookup, lam, config.batch_size,
             seed=config.seed, shuffle_buffer=config.shuffle_buffer,
             resample=not presets.samples_own_frames(config.family, config.preset))
         eval_ds = input_pipeline.make_dataset(
-            [os.path.join(artifact_utils.get_split_uri([examples], 'eval'), '*')],
+            [os.path.join(artifact_utils.get_split_uri([examples], selection_split), '*')],
             accessor, tf_transform_output, config.batch_size, training=False)
         logger.info('Distilling into %s/%s: lambda=%g T=%g', config.family,
                     config.preset, lam, temperature)

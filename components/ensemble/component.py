@@ -24,6 +24,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components import code_version
 from components.ensemble import executor, weight_search
 from components.ensemble.serving import model_key
+from yt8m import splits
 
 
 class EnsembleBuilderSpec(types.ComponentSpec):
@@ -35,6 +36,8 @@ class EnsembleBuilderSpec(types.ComponentSpec):
         'size_budget_bytes': ExecutionParameter(type=int),
         'choose_subset': ExecutionParameter(type=int),
         'max_fit_examples': ExecutionParameter(type=int),
+        # The split this component chooses on (yt8m/splits.py): never test.
+        'selection_split': ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
@@ -54,12 +57,13 @@ class EnsembleBuilder(base_component.BaseComponent):
                  weights: Optional[Sequence[float]] = None,
                  size_budget_bytes: int = executor.DEFAULT_BUDGET,
                  choose_subset: bool = False,
-                 max_fit_examples: int = 10000):
+                 max_fit_examples: int = 10000,
+                 selection_split: str = splits.SELECT):
         """`models` maps a member name to its Model channel (at most 8, in order).
 
         `weighting`: 'equal', 'given' (then `weights`, one per member in the
-        order of `models`) or 'fitted' (needs `examples`, fits on their eval
-        split). `size_budget_bytes`: the ensemble SavedModel must stay under
+        order of `models`) or 'fitted' (needs `examples`, fits on their
+        `selection_split`, the select split). `size_budget_bytes`: the ensemble SavedModel must stay under
         it; over it the run fails unless `choose_subset`, which builds the best
         subset that fits instead.
         """
@@ -85,5 +89,6 @@ class EnsembleBuilder(base_component.BaseComponent):
             size_budget_bytes=int(size_budget_bytes),
             choose_subset=int(bool(choose_subset)),
             max_fit_examples=int(max_fit_examples),
+            selection_split=selection_split,
             model=types.Channel(type=standard_artifacts.Model),
             **channels))

@@ -1,4 +1,4 @@
-"""Members' predictions on the eval split, computed once per run.
+"""Members' predictions on the select split, computed once per run.
 
 The 'fitted' weighting and the GAP-based subset choice score many weight
 vectors and subsets. Running every member once over the eval records and
@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import io_utils
-from yt8m import features
+from yt8m import features, splits
 
 logger = logging.getLogger(__name__)
 
@@ -34,23 +34,24 @@ class EvalCache:
 
 
 def collect(loaded: Mapping[str, Any], names: Sequence[str], examples_uri: str,
-            limit: int) -> EvalCache:
+            limit: int, split: str = splits.SELECT) -> EvalCache:
     """Labels come from the first member's `transform_features`: every member
     shares the serving contract, so any one decodes them the same way."""
     started = time.perf_counter()
-    records = eval_records(examples_uri, limit)
+    records = eval_records(examples_uri, limit, split)
     cache = EvalCache(labels=record_labels(loaded[names[0]], records),
                       predictions={name: member_predictions(loaded[name], records)
                                    for name in names})
-    logger.info('Cached predictions of %d members on %d eval videos in %.1fs',
+    logger.info('Cached predictions of %d members on %d select videos in %.1fs',
                 len(names), len(records), time.perf_counter() - started)
     return cache
 
 
-def eval_records(examples_uri: str, limit: int) -> List[bytes]:
-    records = io_utils.split_records(examples_uri, 'eval', limit)
+def eval_records(examples_uri: str, limit: int, split: str = splits.SELECT) -> List[bytes]:
+    records = io_utils.split_records(examples_uri, split, limit)
     if not records:
-        raise ValueError(f'{examples_uri}: no eval records (Split-eval/*.gz) to fit weights on')
+        raise ValueError(f'{examples_uri}: no {split} records (Split-{split}/*.gz) to fit '
+                         'weights on')
     return records
 
 

@@ -2,7 +2,7 @@
 
 The parts live beside it: `serving.py` (the one-graph module that is saved),
 `weight_search.py` (weights, subsets, the size estimate) and `eval_cache.py`
-(members' predictions on the eval split, for 'fitted' and subset choice).
+(members' predictions on the select split, for 'fitted' and subset choice).
 
 Size: the output SavedModel's bytes on disk must stay under
 `size_budget_bytes` (the 2018 challenge's 1 GB). Members' sizes are checked
@@ -31,6 +31,7 @@ from components import artifact_files, io_utils
 from components.ensemble import eval_cache, weight_search
 from components.ensemble.serving import model_key, save_ensemble
 from components.ensemble.weight_search import Candidate
+from yt8m import splits
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ class Executor(base_executor.BaseExecutor):
         budget = int(exec_properties.get('size_budget_bytes') or DEFAULT_BUDGET)
         choose_subset = bool(exec_properties.get('choose_subset'))
         max_fit = int(exec_properties.get('max_fit_examples') or 10000)
+        selection_split = exec_properties.get('selection_split') or splits.SELECT
         examples = (input_dict.get(EXAMPLES_KEY) or [None])[0]
         if weighting == 'fitted' and examples is None:
-            raise ValueError("weighting='fitted' needs the `examples` input (eval split)")
+            raise ValueError("weighting='fitted' needs the `examples` input (select split)")
 
         # Sizes first: an impossible budget fails before any model is loaded.
         sizes = {name: io_utils.tree_bytes(path) for name, path in zip(names, paths)}
@@ -74,7 +76,7 @@ class Executor(base_executor.BaseExecutor):
         loaded = self._load(names, paths)
         cache = None
         if examples is not None and (weighting == 'fitted' or (choose_subset and total >= budget)):
-            cache = eval_cache.collect(loaded, names, examples.uri, max_fit)
+            cache = eval_cache.collect(loaded, names, examples.uri, max_fit, selection_split)
         candidates = weight_search.rank_candidates(names, sizes, budget, weighting, given, cache)
         chosen, actual = self._build_first_fitting(output.uri, candidates, loaded, sizes, budget)
         self._record(output, {
@@ -91,6 +93,8 @@ class Executor(base_executor.BaseExecutor):
             'ensemble_bytes': actual,
             'size_budget_bytes': budget,
             'fitted_on_examples': cache is not None,
+            'fitted_on_split': selection_split if cache is not None else None,
+            'fitted_on_videos': len(cache.labels) if cache is not None else 0,
             **chosen.scores(),
         })
 
@@ -180,6 +184,9 @@ class Executor(base_executor.BaseExecutor):
         output.set_string_custom_property('ensemble_members', json.dumps(report['chosen_subset']))
         output.set_string_custom_property('ensemble_weights', json.dumps(report['weights']))
         output.set_string_custom_property('ensemble_weighting', report['weighting'])
+        if report['fitted_on_split']:
+            output.set_string_custom_property('selection_split', report['fitted_on_split'])
+            output.set_int_custom_property('selection_videos', report['fitted_on_videos'])
         output.set_int_custom_property('ensemble_bytes', report['ensemble_bytes'])
         output.set_int_custom_property('size_budget_bytes', report['size_budget_bytes'])
         if 'eval_gap' in report:

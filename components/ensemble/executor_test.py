@@ -52,8 +52,8 @@ def members(tmp_path_factory):
 def examples(tmp_path_factory):
     artifact = standard_artifacts.Examples()
     artifact.uri = str(tmp_path_factory.mktemp('examples'))
-    os.makedirs(os.path.join(artifact.uri, 'Split-eval'))
-    path = os.path.join(artifact.uri, 'Split-eval', 'data_tfrecord-00000-of-00001.gz')
+    os.makedirs(os.path.join(artifact.uri, 'Split-select'))
+    path = os.path.join(artifact.uri, 'Split-select', 'data_tfrecord-00000-of-00001.gz')
     with tf.io.TFRecordWriter(path, options='GZIP') as writer:
         for record in _records(48, seed=7):
             writer.write(record)
@@ -152,7 +152,7 @@ def test_fitted_weights_and_subset_by_eval_gap(tmp_path, members, examples):
     assert 'best eval GAP' in report['choice_reason']
     # The saved ensemble reproduces the reported GAP on the fitting data.
     records = [r.numpy() for r in tf.data.TFRecordDataset(
-        tf.io.gfile.glob(os.path.join(examples.uri, 'Split-eval', '*')), compression_type='GZIP')]
+        tf.io.gfile.glob(os.path.join(examples.uri, 'Split-select', '*')), compression_type='GZIP')]
     ensemble_dir = os.path.join(output.uri, 'Format-Serving')
     labels = tf.saved_model.load(ensemble_dir).signatures['transform_features'](
         examples=tf.constant(records))[features.LABELS_MULTI_HOT].numpy()

@@ -75,7 +75,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples = artifact_utils.get_single_instance(input_dict['examples'])
         transform_graph = artifact_utils.get_single_instance(input_dict['transform_graph'])
         model = artifact_utils.get_single_instance(output_dict['model'])
-        pattern = os.path.join(artifact_utils.get_split_uri([examples], 'train'), '*')
+        train_split = exec_properties.get('train_split') or 'train'
+        pattern = os.path.join(artifact_utils.get_split_uri([examples], train_split), '*')
         counts_path = os.path.join(model.uri, 'label_counts')
         # Output folders exist only if someone makes them: LocalDagRunner does,
         # the KFP launcher does not (on gs:// none are needed).

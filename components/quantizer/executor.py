@@ -28,7 +28,7 @@ from tfx.utils import path_utils
 from components import artifact_files, io_utils
 from components.quantizer import quantize
 from models import optim, registry
-from yt8m import eval_util, features
+from yt8m import eval_util, features, splits
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,12 @@ def rebuild_model(source_dir: str, family: str, preset: str):
     return model
 
 
-def eval_records(examples: Optional[types.Artifact], limit: int) -> List[bytes]:
-    """Up to `limit` serialized records of the Examples artifact's eval split."""
+def eval_records(examples: Optional[types.Artifact], limit: int,
+                 split: str = splits.SELECT) -> List[bytes]:
+    """Up to `limit` serialized records of the Examples artifact's select split."""
     if examples is None:
         return []
-    return io_utils.split_records(examples.uri, 'eval', limit)
+    return io_utils.split_records(examples.uri, split, limit)
 
 
 def _predict(signature, records: List[bytes], batch_size: int = 64) -> np.ndarray:
@@ -139,9 +140,12 @@ class Executor(base_executor.BaseExecutor):
         logger.info('Quantizing %s/%s (%s, >= %d elements): %s -> %s', family, preset, mode,
                     min_elements, source_dir, export_dir)
         report = quantize_saved_model(source_dir, export_dir, family, preset, mode, min_elements)
-        records = eval_records(examples, eval_limit)
+        selection_split = exec_properties.get('selection_split') or splits.SELECT
+        records = eval_records(examples, eval_limit, selection_split)
         if records:
-            report['eval'] = compare_predictions(source_dir, export_dir, records)
+            # Keyed 'select' whatever the split's name, so readers find the check.
+            report[splits.SELECT] = dict(
+                compare_predictions(source_dir, export_dir, records), split=selection_split)
         artifact_files.write_json(output.uri, artifact_files.QUANTIZATION_REPORT, report)
         output.set_string_custom_property('quantization_mode', mode)
         output.set_float_custom_property('saved_model_size_ratio',

@@ -63,9 +63,9 @@ def quantized(tmp_path_factory):
     with open(os.path.join(model_run.uri, 'training_summary.json'), 'w') as f:
         json.dump({'family': 'dbof', 'preset': 'tiny'}, f)
     examples = _artifact(standard_artifacts.Examples, root / 'examples')
-    examples.split_names = '["train", "eval"]'
-    os.makedirs(os.path.join(examples.uri, 'Split-eval'))
-    with tf.io.TFRecordWriter(os.path.join(examples.uri, 'Split-eval', 'data.gz'),
+    examples.split_names = '["train", "select", "test"]'
+    os.makedirs(os.path.join(examples.uri, 'Split-select'))
+    with tf.io.TFRecordWriter(os.path.join(examples.uri, 'Split-select', 'data.gz'),
                               options='GZIP') as writer:
         for record in _records():
             writer.write(record)
@@ -181,7 +181,7 @@ def test_size_and_report(quantized):
     ratio = variables_file(quantized['export_dir']) / variables_file(quantized['source_dir'])
     assert ratio == pytest.approx(report['variable_size_ratio'], abs=0.05)
     assert report['saved_model_bytes_after'] < 0.5 * report['saved_model_bytes_before']
-    evaluation = report['eval']
+    evaluation = report['select']
     assert evaluation['num_examples'] == 8
     assert evaluation['max_abs_prediction_diff'] < 0.05
     assert abs(evaluation['gap_after'] - evaluation['gap_before']) < 0.05

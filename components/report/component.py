@@ -23,6 +23,7 @@ from components import code_version
 from components.artifacts import RunReport
 from components.report import executor
 from components.report.members import MEMBER_NAMES
+from yt8m import splits
 MEMBER_INPUTS: Dict[str, type] = {
     'model': standard_artifacts.Model,
     'model_run': standard_artifacts.ModelRun,
@@ -34,7 +35,10 @@ MEMBER_INPUTS: Dict[str, type] = {
 
 
 class ReportSpec(types.ComponentSpec):
-    PARAMETERS = {'report_dir': ExecutionParameter(type=str), **code_version.PARAMETERS}
+    PARAMETERS = {'report_dir': ExecutionParameter(type=str),
+                  # The split its sample predictions come from (the Evaluators' split).
+                  'test_split': ExecutionParameter(type=str, optional=True),
+                  **code_version.PARAMETERS}
     INPUTS = {
         'examples': ChannelParameter(type=standard_artifacts.Examples),
         **{f'{member}_{kind}': ChannelParameter(type=artifact_type, optional=True)
@@ -48,7 +52,8 @@ class Report(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel,
-                 members: Mapping[str, Mapping[str, types.BaseChannel]], report_dir: str):
+                 members: Mapping[str, Mapping[str, types.BaseChannel]], report_dir: str,
+                 test_split: str = splits.TEST):
         """`members` maps a member name to its channels by kind (see MEMBER_INPUTS)."""
         unknown = sorted(set(members) - set(MEMBER_NAMES))
         if unknown:
@@ -57,4 +62,5 @@ class Report(base_component.BaseComponent):
                     for member, by_kind in members.items()
                     for kind, channel in by_kind.items()}
         super().__init__(spec=ReportSpec(examples=examples, report_dir=report_dir,
+                                         test_split=test_split,
                                          report=types.Channel(type=RunReport), **channels))

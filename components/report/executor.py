@@ -17,7 +17,7 @@ from tfx.utils import path_utils
 from components import artifact_files, io_utils
 from components.report.members import MEMBER_NAMES
 from components.tfma_metrics import candidate_metrics
-from yt8m import features, integrity, vocabulary
+from yt8m import features, integrity, splits, vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,10 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
         row['examples_seen'] = row['curve'][-1]['examples'] if row['curve'] else None
         row['stopped_early'] = summary.get('stopped_early')
         row['best_step'] = summary.get('best_step')
+        row['steps_run'] = summary.get('steps_run')
+        row['exported'] = summary.get('exported')
+        row['selection_split'] = summary.get('selection_split')
+        row['selection_videos'] = summary.get('eval_videos')
     evaluation = _single(input_dict, f'{name}_evaluation')
     if evaluation is not None:
         row.update(candidate_metrics(evaluation.uri))
@@ -56,16 +60,26 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
                     if quantized else None)
     if quantization is not None:
         row['quantized_bytes'] = io_utils.tree_bytes(path_utils.serving_model_path(quantized.uri))
-        row['quantized_gap'] = quantization.get('eval', {}).get('gap_after')
+        check = quantization.get(splits.SELECT, {})
+        if check.get('gap_after') is not None and check.get('gap_before') is not None:
+            row['quantization_gap_change'] = check['gap_after'] - check['gap_before']
+            row['quantization_check_videos'] = check.get('num_examples')
+    ensemble = (artifact_files.read_json(model.uri, artifact_files.ENSEMBLE_REPORT)
+                if model is not None else None)
+    if ensemble is not None:
+        row['ensemble'] = {key: ensemble.get(key) for key in (
+            'chosen_subset', 'dropped', 'weights', 'combination', 'weighting',
+            'fitted_on_split', 'fitted_on_videos', 'choice_reason')}
     pushed = _single(input_dict, f'{name}_pushed_model')
     if pushed is not None and pushed.get_int_custom_property('pushed'):
         row['pushed_to'] = pushed.get_string_custom_property('pushed_destination')
     return row
 
 
-def sample_predictions(model_dir: str, examples_uri: str) -> List[Dict[str, Any]]:
-    """Top-3 class names of a few eval videos next to their true labels."""
-    records = io_utils.split_records(examples_uri, 'eval', SAMPLE_VIDEOS)
+def sample_predictions(model_dir: str, examples_uri: str,
+                       split: str = splits.TEST) -> List[Dict[str, Any]]:
+    """Top-3 class names of a few test videos next to their true labels."""
+    records = io_utils.split_records(examples_uri, split, SAMPLE_VIDEOS)
     if not records:
         return []
     names = vocabulary.load_vocabulary()
@@ -105,8 +119,9 @@ def render_input_quality(quality: Optional[dict], limit: int = 20) -> List[str]:
     if not quality:
         return []
     lines = ['## Input records', '',
-             f"{quality['records_read']} records read, {quality['bad_records']} flawed and "
-             f"left out, {quality['videos_truncated_to_300_frames']} videos truncated to "
+             f"{quality['records_read']} records read, {quality['bad_records']} flawed or "
+             f"repeated and left out ({quality.get('duplicates', 0)} repeat a video id), "
+             f"{quality['videos_truncated_to_300_frames']} videos truncated to "
              f'{features.MAX_FRAMES} frames.', '']
     if quality['bad_records']:
         lines += ['| problem | records |', '|---|---|']
@@ -123,12 +138,59 @@ def render_input_quality(quality: Optional[dict], limit: int = 20) -> List[str]:
     return lines
 
 
+def split_sizes(quality: Optional[dict]) -> Dict[str, int]:
+    return dict((quality or {}).get('good_records') or {})
+
+
+def render_choices(rows, quality: Optional[dict]) -> List[str]:
+    """Which split decided what: every choice made from data read select, never test."""
+    sizes = split_sizes(quality)
+    lines = ['## Which split decided what', '',
+             f"Split rule: {(quality or {}).get('split_rule') or 'the input splits'}.", '',
+             '| choice | split | videos read | outcome |', '|---|---|---|---|']
+    for row in rows:
+        if row.get('selection_split'):
+            outcome = (f"kept step {row.get('best_step')} of {row.get('steps_run')}"
+                       f"{' (stopped early)' if row.get('stopped_early') else ''}, "
+                       f"exported {row.get('exported') or 'best'}")
+            lines.append(f"| early stopping, kept checkpoint ({row['member']}) | "
+                         f"{row['selection_split']} | {_fmt(row.get('selection_videos'))} | "
+                         f'{outcome} |')
+        if row.get('quantization_gap_change') is not None:
+            lines.append(f"| quantization check ({row['member']}) | {splits.SELECT} | "
+                         f"{_fmt(row.get('quantization_check_videos'))} | GAP@20 change "
+                         f"{row['quantization_gap_change']:+.4f} |")
+        ensemble = row.get('ensemble')
+        if ensemble:
+            weights = ', '.join(f'{name} {weight:.3f}'
+                                for name, weight in (ensemble.get('weights') or {}).items())
+            split = ensemble.get('fitted_on_split') or '-'
+            videos = _fmt(ensemble.get('fitted_on_videos'))
+            lines += [
+                f"| ensemble weights ({row['member']}) | {split} | {videos} | "
+                f"{ensemble.get('weighting')}: {weights} |",
+                f"| ensemble averaging ({row['member']}) | {split} | {videos} | "
+                f"{ensemble.get('combination')} |",
+                f"| ensemble subset ({row['member']}) | {split} | {videos} | kept "
+                f"{', '.join(ensemble.get('chosen_subset') or [])}; dropped "
+                f"{', '.join(ensemble.get('dropped') or []) or 'none'} |"]
+    lines += [f"| blessing (candidate against the label prior) | {splits.TEST} | "
+              f"{_fmt(sizes.get(splits.TEST))} | the blessed column |",
+              f"| every figure of the table above | {splits.TEST} | "
+              f"{_fmt(sizes.get(splits.TEST))} | nothing is chosen on it |", '']
+    return lines
+
+
 def render_markdown(rows, samples, sample_model, quality: Optional[dict] = None) -> str:
+    sizes = split_sizes(quality)
+    counted = ', '.join(f'{name} {count}' for name, count in sizes.items())
     lines = ['# YouTube-8M pipeline run report', '',
-             f'Generated {datetime.datetime.now().isoformat(timespec="seconds")}.', '',
+             f'Generated {datetime.datetime.now().isoformat(timespec="seconds")}.',
+             f'Splits (videos): {counted or "-"}.', '',
+             f'## Test split ({_fmt(sizes.get(splits.TEST))} videos, which chose nothing)', '',
              '| model | GAP@20 | Hit@1 | PERR | size (MB) | parameters | training (s) '
-             '| examples seen | quantized (MB) | GAP quantized | blessed | pushed to |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '| examples seen | quantized (MB) | blessed | pushed to |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         size = row.get('size_bytes')
         lines.append('| ' + ' | '.join([
@@ -137,14 +199,15 @@ def render_markdown(rows, samples, sample_model, quality: Optional[dict] = None)
             _fmt(row.get('num_parameters')), _fmt(row.get('training_seconds'), 1),
             _fmt(row.get('examples_seen')),
             _fmt(row['quantized_bytes'] / 1e6 if row.get('quantized_bytes') else None, 2),
-            _fmt(row.get('quantized_gap')), _fmt(row.get('blessed')), row.get('pushed_to') or '-']) + ' |')
+            _fmt(row.get('blessed')), row.get('pushed_to') or '-']) + ' |')
     lines += ['', 'The `prior` row is the label prior (training label frequencies given to '
               'every video): a model is blessed only if it beats that row by the margin.',
               '', '![GAP@20 versus model size](gap_vs_size.png)', '',
-              '![eval GAP@20 while training](learning_curves.png)', '']
+              '![select GAP@20 while training](learning_curves.png)', '']
+    lines += render_choices(rows, quality)
     lines += render_input_quality(quality)
     if samples:
-        lines += [f'## Sample predictions ({sample_model}, eval split)', '',
+        lines += [f'## Sample predictions ({sample_model}, test split)', '',
                   '| video | true labels | top-3 predictions |', '|---|---|---|']
         for sample in samples:
             lines.append(f"| {sample['video_id']} | {', '.join(sample['true']) or '-'} | "
@@ -192,7 +255,7 @@ def plot_gap_versus_size(rows, path: str) -> None:
         row = next(r for r in rows if r['member'] == name)
         if row.get('quantized_bytes'):
             quantized = row['quantized_bytes'] / 1e6
-            quantized_gap = row.get('quantized_gap') or gap
+            quantized_gap = gap
             axes.scatter(quantized, quantized_gap, facecolors='none', edgecolors=color)
             axes.plot([quantized, size], [quantized_gap, gap], color=color, linewidth=0.6,
                       alpha=0.6)
@@ -211,7 +274,7 @@ def plot_gap_versus_size(rows, path: str) -> None:
         axes.scatter([], [], facecolors='none', edgecolors='grey',
                      label='quantized, as in the ensemble')
     axes.set_xlabel('size on disk (MB, log scale)')
-    axes.set_ylabel('GAP@20 (eval split)')
+    axes.set_ylabel('GAP@20 (test split)')
     axes.set_title('GAP versus model size')
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize='x-small', loc='lower right')
@@ -237,10 +300,10 @@ def plot_learning_curves(rows, path: str) -> None:
                 axes.scatter(kept[0]['examples'], kept[0]['eval_gap'], marker='*', s=120,
                              color=line.get_color(), zorder=3)
         elif row['member'] == 'prior' and row.get('gap_at_20') is not None:
-            axes.axhline(row['gap_at_20'], color='grey', linestyle='--', label='label prior')
+            axes.axhline(row['gap_at_20'], color='grey', linestyle='--', label='label prior (test split)')
     axes.scatter([], [], marker='*', s=80, color='grey', label='kept (early stopping)')
     axes.set_xlabel('training examples seen')
-    axes.set_ylabel('GAP@20 (eval split)')
+    axes.set_ylabel('GAP@20 (select split: early stopping)')
     axes.set_title('Learning curves')
     axes.grid(True, alpha=0.3)
     axes.legend(fontsize='small')
@@ -261,7 +324,8 @@ class Executor(base_executor.BaseExecutor):
                 if _single(input_dict, f'{name}_model') is not None]
         scored = [r for r in rows if r.get('gap_at_20') is not None and r['member'] != 'prior']
         best = max(scored, key=lambda r: r['gap_at_20']) if scored else None
-        samples = sample_predictions(best['model_dir'], examples.uri) if best else []
+        test_split = exec_properties.get('test_split') or splits.TEST
+        samples = sample_predictions(best['model_dir'], examples.uri, test_split) if best else []
         quality = input_quality(examples.uri)
         tf.io.gfile.makedirs(report.uri)
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.md'), 'w') as f:

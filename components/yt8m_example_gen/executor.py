@@ -5,18 +5,28 @@ check scales with the runner like ImportExampleGen's reading does), checks
 its framing and every record with `yt8m.integrity`, and routes:
 
 * good records (bytes) to the output splits, as ImportExampleGen would write
-  them (GZIP TFRecords of SequenceExamples); with one input split, the
-  train/eval partition is a hash of the video id, as configured;
+  them (GZIP TFRecords of SequenceExamples); with a `split_rule`, the input
+  splits (`train`, `validate`) become train, select and test by a stable hash
+  of the video id (`yt8m.splits`);
+* every video id read more than once (in two splits: a leak; or twice in
+  one split) to the problem branch as a `duplicate_video_id`, naming both
+  places. The check is a Beam grouping by id of (id, place) pairs, so no
+  process holds all ids; only the later copies travel further, as a side
+  input of the records' filter;
 * flawed records to the problem branch: their raw bytes go to
   `<examples>/Quarantine/` (skip policy), and the problems, counted by kind
   and listed up to `max_listed`, go to `<examples>/bad_records.json` and
   `bad_records.md`.
 
-After the Beam job, the policy decides:
-* `fail` (default): any flaw stops the run here, before any Trainer, with an
-  error listing every problem found (up to the limit);
-* `skip`: the run goes on without the flawed records, unless they exceed
-  `max_bad_fraction` of all records (default 1%).
+After the Beam job, the policies decide:
+* `bad_records='fail'` (default): any flaw stops the run here, before any
+  Trainer, with an error listing every problem found (up to the limit);
+  `skip`: the run goes on without the flawed records;
+* `duplicates='fail'` (default): any repeated video id stops the run;
+  `keep-first`: the first copy (in input-split order, then file path and
+  record index) is kept and the others are quarantined;
+* either way the run stops when what is left out exceeds `max_bad_fraction`
+  of all records (default 1%).
 A stopped run removes its output splits, so no artifact that looks valid is
 left. Nothing under the input base is ever written.
 """
@@ -40,15 +50,18 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import artifact_files
-from yt8m import features, integrity, progress
+from yt8m import features, integrity, progress, splits
 
 logger = logging.getLogger(__name__)
 
 POLICIES = ('fail', 'skip')
+DUPLICATE_POLICIES = ('fail', 'keep-first')
+DUPLICATE = 'duplicate_video_id'
 DEFAULT_MAX_BAD_FRACTION = 0.01
 DEFAULT_MAX_LISTED = 100
 _PROBLEMS = 'problems'
 _LONG = 'long_videos'
+_DUPLICATES = 'duplicates'
 GZIP_MAGIC = b'\x1f\x8b'
 # File names of the release's splits (train/validate/test shards).
 SHARD_PREFIXES = ('train', 'validate', 'test')
@@ -59,10 +72,15 @@ class BadDataError(ValueError):
 
 
 class CheckFile(beam.DoFn):
-    """One file in; (video id, record) out, flaws to the `problems` output."""
+    """One file in; (video id, place, record) out, flaws to the `problems` output.
 
-    def __init__(self, split: str):
+    A place is (input split rank, file, record index, byte offset, input
+    split): it orders the copies of a video and names where each one is.
+    """
+
+    def __init__(self, split: str, rank: int):
         self.split = split
+        self.rank = rank
         self.progress = None
 
     def setup(self):
@@ -83,7 +101,7 @@ class CheckFile(beam.DoFn):
                     continue
                 if frames > features.MAX_FRAMES:
                     yield beam.pvalue.TaggedOutput(_LONG, video_id)
-                yield video_id, data
+                yield video_id, (self.rank, path, index, offset, self.split), data
         except integrity.BrokenFile as err:
             yield beam.pvalue.TaggedOutput(
                 _PROBLEMS, (dict(dataclasses.asdict(err.problem), split=self.split), b''))
@@ -129,10 +147,53 @@ def unread_files(input_base: str, patterns: List[str]) -> List[str]:
     return unread
 
 
-def hash_partition(item: Tuple[str, bytes], num_partitions: int, buckets: List[int]) -> int:
-    """ExampleGen's hash split, keyed on the video id (stable across re-encodings)."""
-    bucket = int(hashlib.sha256(item[0].encode('utf-8')).hexdigest(), 16) % buckets[-1]
-    return bisect.bisect(buckets, bucket)
+def describe_place(place) -> str:
+    _, path, index, offset, split = place
+    return f'{path}, record {index} (byte offset {offset}, input split {split})'
+
+
+def later_copies(item):
+    """(video id, its places) -> ((file, record index), problem) for every copy but the first.
+
+    The first copy is the smallest place: input-split order (train before
+    validate), then file path, then record index, so the choice is the same
+    however the runner orders the records.
+    """
+    video_id, places = item
+    places = sorted(places)
+    first = places[0]
+    for place in places[1:]:
+        _, path, index, offset, split = place
+        where = (f'twice in input split {split}' if split == first[4]
+                 else f'in input splits {first[4]} and {split}: a leak between splits')
+        message = (f'video id read more than once ({where}); the first copy is '
+                   f'{describe_place(first)}')
+        yield (path, index), dict(file=path, record=index, offset=offset, kind=DUPLICATE,
+                                  message=message, video_id=video_id, split=split)
+
+
+class DropLaterCopies(beam.DoFn):
+    """Keeps the first copy of each video; later copies go to the `duplicates` output.
+
+    `later` holds the later copies only (normally none), so it stays small
+    at any data size; the policy stops the run above max_bad_fraction anyway.
+    """
+
+    def process(self, item, later):
+        _, place, data = item
+        problem = later.get((place[1], place[2]))
+        if problem is None:
+            yield item
+        else:
+            yield beam.pvalue.TaggedOutput(_DUPLICATES, (problem, data))
+
+
+def output_split_index(item, num_partitions: int, rule, has_validate: bool,
+                       names: List[str]) -> int:
+    """The output split of one video: by the split rule, else its input split."""
+    video_id, place, _ = item
+    split = rule.assign(video_id, place[4], has_validate) if rule else place[4]
+    return names.index(split)
 
 
 def write_summary(_, uri: str, listed: List[dict], by_kind: Dict[str, int],
@@ -148,7 +209,8 @@ def write_summary(_, uri: str, listed: List[dict], by_kind: Dict[str, int],
 describe = integrity.describe_listed
 
 
-def render_markdown(summary: dict, policy: str, quarantine: str) -> str:
+def render_markdown(summary: dict, policy: str, quarantine: str,
+                    duplicate_policy: str = 'fail') -> str:
     lines = ['# Flawed input records', '',
              f'{summary["bad_records"]} of {summary["records_read"]} records are flawed '
              f'(policy `{policy}`).', '', '| problem | records |', '|---|---|']
@@ -159,8 +221,14 @@ def render_markdown(summary: dict, policy: str, quarantine: str) -> str:
     lines += ['', f'Listed: {len(summary["listed"])} (file, record index, byte offset, '
               'video id, problem):', '']
     lines += [f'- {describe(p)}' for p in summary['listed']]
-    if policy == 'skip' and summary['bad_records']:
+    if policy == 'skip' and summary['bad_records'] - summary.get('duplicates', 0):
         lines += ['', f'Readable flawed records are kept, unchanged, in `{quarantine}`.']
+    if duplicate_policy == 'keep-first' and summary.get('duplicates'):
+        lines += ['', f'The first copy of each repeated video id is kept; the '
+                  f'{summary["duplicates"]} later copies are kept, unchanged, in `{quarantine}`.']
+    if summary.get('split_rule'):
+        sizes = ', '.join(f'{name} {count}' for name, count in summary['good_records'].items())
+        lines += ['', f'Splits: {sizes}. Rule: {summary["split_rule"]}.']
     lines += render_unread(summary.get('unread_files') or [])
     return '\n'.join(lines) + '\n'
 
@@ -172,16 +240,30 @@ def render_unread(unread: List[str]) -> List[str]:
             *[f'- `{path}`' for path in unread]]
 
 
-def stop_reason(bad: int, records_read: int, policy: str, max_fraction: float) -> str:
-    """Why the run must stop here ('' to go on), by the bad-records policy."""
-    if bad and policy == 'fail':
-        return (f'{bad} flawed record(s) in the input; the run stops before training '
+def stop_reason(bad: int, records_read: int, policy: str, max_fraction: float,
+                duplicates: int = 0, duplicate_policy: str = 'fail') -> str:
+    """Why the run must stop here ('' to go on), by the two policies.
+
+    `bad` counts every record left out, repeated video ids included;
+    `duplicates` counts those alone.
+    """
+    flawed = bad - duplicates
+    if flawed and policy == 'fail':
+        return (f'{flawed} flawed record(s) in the input; the run stops before training '
                 '(bad-records policy "fail"; "skip" leaves them out and quarantines them).')
+    if duplicates and duplicate_policy == 'fail':
+        return (f'{duplicates} record(s) repeat a video id read before (a video in two '
+                'splits leaks into the figures; twice in one split weighs it double); the '
+                'run stops before training (duplicates policy "fail"; "keep-first" keeps '
+                'the first copy and quarantines the others).')
     fraction = bad / max(records_read, 1)
     if fraction > max_fraction:
-        return (f'{bad} of {records_read} records are flawed ({fraction:.2%}), more than '
-                f'the allowed {max_fraction:.2%} (bad-records policy "skip", '
-                'max_bad_fraction).')
+        what, policies = 'flawed', f'bad-records policy "{policy}"'
+        if duplicates:
+            what += ' or repeat a video id'
+            policies += f', duplicates policy "{duplicate_policy}"'
+        return (f'{bad} of {records_read} records are {what} ({fraction:.2%}), more than '
+                f'the allowed {max_fraction:.2%} ({policies}, max_bad_fraction).')
     return ''
 
 
@@ -246,8 +328,21 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             logger.warning('%d files of %s are read by no split: %s', len(self._unread_files),
                            input_base, ', '.join(self._unread_files))
 
+        rule_text = exec_properties.get('split_rule')
+        rule = splits.SplitRule.from_json(rule_text) if rule_text else None
+        if output_config.split_config.splits:
+            raise ValueError('YT8MExampleGen splits by its split_rule (yt8m/splits.py), '
+                             'not by output_config hash buckets')
+        input_names = tuple(split.name for split in input_config.splits)
+        has_validate = splits.VALIDATE in input_names
+        names = list(rule.output_splits(input_names) if rule else split_names)
+        self._split_names, self._input_names = names, input_names
+        # TFX's Do named the splits after the inputs; the writes that follow
+        # look their folders up by the output names.
+        self._examples.split_names = artifact_utils.encode_split_names(names)
+
         checked = {}
-        for split in input_config.splits:
+        for rank, split in enumerate(input_config.splits):
             files = split_files(input_base, split.pattern)
             logger.info('Split %s: checking %d files (%s)', split.name, len(files),
                         split.pattern)
@@ -255,30 +350,31 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 pipeline
                 | f'Files[{split.name}]' >> beam.Create(files)
                 | f'SpreadFiles[{split.name}]' >> beam.Reshuffle()
-                | f'Check[{split.name}]' >> beam.ParDo(CheckFile(split.name)).with_outputs(
+                | f'Check[{split.name}]' >> beam.ParDo(CheckFile(split.name, rank)).with_outputs(
                     _PROBLEMS, _LONG, main='good'))
 
-        goods = {}
-        if output_config.split_config.splits:
-            buckets, total = [], 0
-            for split in output_config.split_config.splits:
-                total += split.hash_buckets
-                buckets.append(total)
-            (only,) = checked.values()
-            parts = only.good | 'SplitById' >> beam.Partition(hash_partition, len(buckets),
-                                                              buckets)
-            goods = dict(zip(split_names, parts))
-        else:
-            goods = {name: checked[name].good for name in split_names}
+        copies = [c.good for c in checked.values()] | 'AllGood' >> beam.Flatten()
+        later = (copies
+                 | 'IdAndPlace' >> beam.Map(lambda copy: (copy[0], copy[1]))
+                 | 'GroupById' >> beam.GroupByKey()
+                 | 'LaterCopies' >> beam.FlatMap(later_copies))
+        deduplicated = copies | 'DropLaterCopies' >> beam.ParDo(
+            DropLaterCopies(), later=beam.pvalue.AsDict(later)).with_outputs(
+                _DUPLICATES, main='kept')
+        parts = deduplicated.kept | 'Split' >> beam.Partition(
+            output_split_index, len(names), rule, has_validate, names)
+        goods = dict(zip(names, parts))
 
-        self._add_problem_branch(pipeline, checked, goods, exec_properties)
-        return {name: good | f'Records[{name}]' >> beam.Map(lambda item: item[1])
+        self._add_problem_branch(pipeline, checked, deduplicated[_DUPLICATES], goods,
+                                 exec_properties)
+        return {name: good | f'Records[{name}]' >> beam.Map(lambda item: item[2])
                 for name, good in goods.items()}
 
-    def _add_problem_branch(self, pipeline, checked, goods, exec_properties) -> None:
+    def _add_problem_branch(self, pipeline, checked, duplicates, goods,
+                            exec_properties) -> None:
         uri = self._examples_uri
         max_listed = int(exec_properties.get('max_listed') or DEFAULT_MAX_LISTED)
-        problems = ([c[_PROBLEMS] for c in checked.values()]
+        problems = ([c[_PROBLEMS] for c in checked.values()] + [duplicates]
                     | 'AllProblems' >> beam.Flatten())
         long_videos = ([c[_LONG] for c in checked.values()]
                        | 'AllLongVideos' >> beam.Flatten()
@@ -306,8 +402,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  by_kind=beam.pvalue.AsSingleton(by_kind),
                  records=beam.pvalue.AsSingleton(records),
                  long_videos=beam.pvalue.AsSingleton(long_videos)))
+        if exec_properties.get('duplicates') == 'keep-first':
+            _ = (duplicates
+                 | 'DuplicateBytes' >> beam.Map(lambda item: item[1])
+                 | 'QuarantineDuplicates' >> beam.io.WriteToTFRecord(
+                     os.path.join(uri, artifact_files.QUARANTINE_DIR, 'duplicate'),
+                     file_name_suffix='.tfrecord'))
         if exec_properties.get('bad_records') == 'skip':
-            _ = (problems
+            _ = ([c[_PROBLEMS] for c in checked.values()]
+                 | 'FlawedProblems' >> beam.Flatten()
                  | 'Readable' >> beam.Filter(lambda item: bool(item[1]))
                  | 'RawBytes' >> beam.Map(lambda item: item[1])
                  | 'Quarantine' >> beam.io.WriteToTFRecord(
@@ -318,27 +421,43 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         policy = exec_properties.get('bad_records') or 'fail'
         if policy not in POLICIES:
             raise ValueError(f'bad_records must be one of {POLICIES}, got {policy!r}')
+        duplicate_policy = exec_properties.get('duplicates') or 'fail'
+        if duplicate_policy not in DUPLICATE_POLICIES:
+            raise ValueError(f'duplicates must be one of {DUPLICATE_POLICIES}, '
+                             f'got {duplicate_policy!r}')
         max_fraction = float(exec_properties.get('max_bad_fraction')
                              if exec_properties.get('max_bad_fraction') is not None
                              else DEFAULT_MAX_BAD_FRACTION)
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
-        self._examples_uri = examples.uri
+        self._examples, self._examples_uri = examples, examples.uri
         record_data_identity(examples, exec_properties)
         super().Do(input_dict, output_dict, exec_properties)
 
         summary = artifact_files.read_json(examples.uri, artifact_files.BAD_RECORDS)
         summary['unread_files'] = self._unread_files
+        summary['duplicates'] = summary['by_kind'].get(DUPLICATE, 0)
+        summary['good_records'] = {name: summary['good_records'].get(name, 0)
+                                   for name in self._split_names}
+        rule_text = exec_properties.get('split_rule')
+        if rule_text:
+            has_validate = splits.VALIDATE in self._input_names
+            summary['split_rule'] = splits.SplitRule.from_json(rule_text).describe(has_validate)
+            examples.set_string_custom_property('split_rule', summary['split_rule'])
         artifact_files.write_json(examples.uri, artifact_files.BAD_RECORDS, summary)
         examples.set_string_custom_property('unread_files', json.dumps(self._unread_files))
         quarantine = os.path.join(examples.uri, artifact_files.QUARANTINE_DIR)
         markdown = os.path.join(examples.uri, artifact_files.BAD_RECORDS_MARKDOWN)
         with tf.io.gfile.GFile(markdown, 'w') as f:
-            f.write(render_markdown(summary, policy, quarantine))
+            f.write(render_markdown(summary, policy, quarantine, duplicate_policy))
         bad = summary['bad_records']
         examples.set_int_custom_property('bad_records', bad)
         examples.set_int_custom_property('records_read', summary['records_read'])
         examples.set_string_custom_property('bad_records_policy', policy)
+        examples.set_string_custom_property('duplicates_policy', duplicate_policy)
+        examples.set_int_custom_property('duplicate_records', summary['duplicates'])
+        examples.set_string_custom_property(
+            'split_sizes', json.dumps(summary['good_records']))
         examples.set_string_custom_property('bad_records_by_kind',
                                             json.dumps(summary['by_kind'], sort_keys=True))
         examples.set_int_custom_property('videos_truncated_to_300_frames',
@@ -346,7 +465,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         logger.info('Ingestion: %d records read, %d flawed %s, %d truncated to 300 frames',
                     summary['records_read'], bad, summary['by_kind'],
                     summary['videos_truncated_to_300_frames'])
-        stop = stop_reason(bad, summary['records_read'], policy, max_fraction)
+        stop = stop_reason(bad, summary['records_read'], policy, max_fraction,
+                           summary['duplicates'], duplicate_policy)
         if stop:
             for split in artifact_utils.decode_split_names(examples.split_names):
                 split_uri = artifact_utils.get_split_uri([examples], split)

@@ -13,15 +13,17 @@ from tfx.utils import proto_utils
 
 from components import artifact_files
 from components.yt8m_example_gen import executor
+from yt8m import splits
 from tests.records import make_record, write_flawed_shards, write_records
 
 
-def _run(data_root, out, policy, max_bad_fraction=0.01, beam_args=None):
+def _run(data_root, out, policy, max_bad_fraction=0.01, beam_args=None, split_rule=None,
+         duplicates='fail', validate_name='eval'):
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
     input_config = example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name='train', pattern='train*.tfrecord'),
-        example_gen_pb2.Input.Split(name='eval', pattern='validate*.tfrecord')])
+        example_gen_pb2.Input.Split(name=validate_name, pattern='validate*.tfrecord')])
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_args or [])
     executor.Executor(context).Do({}, {'examples': [examples]}, {
         'input_base': str(data_root),
@@ -29,7 +31,9 @@ def _run(data_root, out, policy, max_bad_fraction=0.01, beam_args=None):
         'output_config': proto_utils.proto_to_json(example_gen_pb2.Output()),
         'output_data_format': example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE,
         'output_file_format': example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-        'bad_records': policy, 'max_bad_fraction': max_bad_fraction, 'max_listed': 100})
+        'bad_records': policy, 'max_bad_fraction': max_bad_fraction, 'max_listed': 100,
+        'duplicates': duplicates,
+        'split_rule': split_rule.to_json() if split_rule else None})
     return examples
 
 
@@ -154,3 +158,108 @@ def test_files_no_split_reads_are_listed_and_a_gzip_shard_is_refused_by_name(tmp
     with pytest.raises(executor.BadDataError,
                        match=r'train0001\.tfrecord: a GZIP-compressed file'):
         _run(root, tmp_path / 'out3', 'fail')
+
+
+# --- Three splits by video id, and repeated ids caught at ingestion ----------
+
+def _write_release(root, train_ids, validate_ids, shards=2):
+    """train*/validate* shards as the release names them, ids cut into `shards` files."""
+    root.mkdir(parents=True, exist_ok=True)
+    for prefix, ids in (('train', train_ids), ('validate', validate_ids)):
+        for shard in range(shards):
+            write_records(root / f'{prefix}{shard:04d}.tfrecord',
+                          [make_record(i.encode(), seed=n) for n, i in enumerate(ids)
+                           if n % shards == shard])
+
+
+def test_split_rule_makes_three_disjoint_splits_by_video_id(tmp_path):
+    train_ids = [f't{i}' for i in range(40)]
+    validate_ids = [f'v{i}' for i in range(60)]
+    _write_release(tmp_path / 'data', train_ids, validate_ids)
+    rule = splits.SplitRule(select_fraction=0.5)
+    examples = _run(tmp_path / 'data', tmp_path / 'out', 'fail', split_rule=rule,
+                    validate_name='validate')
+    assert json.loads(examples.split_names) == ['train', 'select', 'test']
+    found = {name: _ids(tmp_path / 'out' / f'Split-{name}') for name in splits.SPLITS}
+    assert found['train'] == sorted(train_ids)
+    assert sorted(found['select'] + found['test']) == sorted(validate_ids)
+    assert not set(found['select']) & set(found['test'])
+    assert found['select'] == sorted(i for i in validate_ids
+                                     if splits.unit_hash(i) < 0.5) and found['test']
+    sizes = json.loads(examples.get_string_custom_property('split_sizes'))
+    assert sizes == {name: len(found[name]) for name in splits.SPLITS}
+    assert 'validate* files -> select if u < 0.5' in examples.get_string_custom_property(
+        'split_rule')
+    # Stable across file order and sharding: the same ids, re-cut into 3 files
+    # named in another order, land in the same splits.
+    _write_release(tmp_path / 'again', train_ids[::-1], validate_ids[::-1], shards=3)
+    _run(tmp_path / 'again', tmp_path / 'out2', 'fail', split_rule=rule,
+         validate_name='validate')
+    assert {name: _ids(tmp_path / 'out2' / f'Split-{name}') for name in splits.SPLITS} == found
+
+
+def test_a_video_in_two_splits_and_a_video_twice_in_one_file_stop_the_run(tmp_path):
+    root = tmp_path / 'data'
+    root.mkdir()
+    write_records(root / 'train0000.tfrecord',
+                  [make_record(b'a'), make_record(b'leak'), make_record(b'b'),
+                   make_record(b'twice', seed=1), make_record(b'twice', seed=2)])
+    write_records(root / 'validate0000.tfrecord', [make_record(b'c'), make_record(b'leak')])
+    with pytest.raises(executor.BadDataError) as err:
+        _run(root, tmp_path / 'out', 'fail', split_rule=splits.SplitRule(),
+             validate_name='validate')
+    message = str(err.value)
+    assert '2 record(s) repeat a video id' in message
+    train, validate = str(root / 'train0000.tfrecord'), str(root / 'validate0000.tfrecord')
+    leak = next(line for line in message.splitlines() if "'leak'" in line)
+    # Named where the copy is and where the first copy is.
+    assert leak.strip().startswith(f'{validate}, record 1 (byte offset')
+    assert 'in input splits train and validate: a leak between splits' in leak
+    assert f'the first copy is {train}, record 1 (byte offset' in leak
+    twice = next(line for line in message.splitlines() if "'twice'" in line)
+    assert twice.strip().startswith(f'{train}, record 4 (byte offset')
+    assert f'twice in input split train); the first copy is {train}, record 3' in twice
+    assert not glob.glob(str(tmp_path / 'out' / 'Split-*'))
+
+
+def test_keep_first_quarantines_the_later_copies_and_counts_them(tmp_path):
+    root = tmp_path / 'data'
+    ids = [f'k{i}' for i in range(60)]
+    _write_release(root, ids, ['leak', 'v1'], shards=1)
+    write_records(root / 'validate0001.tfrecord', [make_record(b'k7'), make_record(b'v2')])
+    examples = _run(root, tmp_path / 'out', 'fail', max_bad_fraction=0.05,
+                    split_rule=splits.SplitRule(), duplicates='keep-first',
+                    validate_name='validate')
+    held_out = (_ids(tmp_path / 'out' / 'Split-select')
+                + _ids(tmp_path / 'out' / 'Split-test'))
+    assert sorted(held_out) == ['leak', 'v1', 'v2']              # k7 stays in train only
+    assert _ids(tmp_path / 'out' / 'Split-train') == sorted(ids)
+    assert examples.get_int_custom_property('duplicate_records') == 1
+    assert examples.get_int_custom_property('bad_records') == 1
+    summary = json.load(open(tmp_path / 'out' / artifact_files.BAD_RECORDS))
+    assert summary['by_kind'] == {executor.DUPLICATE: 1}
+    quarantined = glob.glob(str(tmp_path / 'out' / artifact_files.QUARANTINE_DIR / 'duplicate*'))
+    records = [r.numpy() for r in tf.data.TFRecordDataset(quarantined)]
+    copy = next(iter(tf.data.TFRecordDataset(str(root / 'validate0001.tfrecord')))).numpy()
+    assert records == [copy]                                     # the copy, byte for byte
+    # Above max_bad_fraction the run stops even with keep-first.
+    with pytest.raises(executor.BadDataError, match='flawed or repeat a video id'):
+        _run(root, tmp_path / 'out2', 'fail', max_bad_fraction=0.01,
+             split_rule=splits.SplitRule(), duplicates='keep-first', validate_name='validate')
+
+
+def test_train_files_only_hash_into_three_splits_with_the_fractions_given():
+    rule = splits.SplitRule(select_fraction=0.25, holdout_fraction=0.4)
+    ids = [f'id{i}' for i in range(20000)]
+    counts = {name: 0 for name in splits.SPLITS}
+    for video_id in ids:
+        counts[rule.assign(video_id, 'train', has_validate=False)] += 1
+    assert counts['train'] / len(ids) == pytest.approx(0.6, abs=0.015)
+    assert counts['select'] / len(ids) == pytest.approx(0.1, abs=0.01)
+    assert counts['test'] / len(ids) == pytest.approx(0.3, abs=0.015)
+    # With validate files, train* stays train and validate* is cut by select_fraction.
+    assert {rule.assign(i, 'train', has_validate=True) for i in ids[:100]} == {'train'}
+    in_select = sum(rule.assign(i, 'validate', True) == 'select' for i in ids) / len(ids)
+    assert in_select == pytest.approx(0.25, abs=0.015)
+    with pytest.raises(ValueError, match='select_fraction'):
+        splits.SplitRule(select_fraction=1.0)

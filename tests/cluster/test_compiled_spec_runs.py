@@ -62,7 +62,7 @@ def _check_the_run(launcher, produced, root):
     assert scores['metadata']['num_videos'] > 0
     # Span and input fingerprint reach the Examples with the hook (Vertex) and without (KFP).
     (examples,) = produced['YT8MExampleGen']['examples']
-    assert json.loads(examples['metadata']['split_names']) == ['train', 'eval']
+    assert json.loads(examples['metadata']['split_names']) == ['train', 'select', 'test']
     assert examples['metadata']['input_fingerprint'] and 'span' in examples['metadata']
     # Blessing and pushing went by the metadata the launcher passed on.
     pushed = {}

@@ -1,0 +1,118 @@
+"""README command 1, measured: the default run's wall time and its test-split table.
+
+    python benchmarks/bench_default_run.py [--output-root outputs] [--skip-run]
+
+Runs `local_runner.py --no-cache` (unless `--skip-run`: then the newest run
+under `--output-root` is read), and scores, on the run's own **test** split
+(the videos that chose nothing: not early stopping, not the ensemble's
+weights, not the blessing's threshold):
+- every model the run reported (its Evaluator's GAP@20 and Hit@1, from the
+  report);
+- the label prior (the run's own `prior` row);
+- a mean-pool logistic regression (the `logistic` family through the
+  Trainer's own `train_model`, early-stopped on the run's select split);
+- the generator's oracle on the same test videos;
+and each as a fraction of the oracle. Writes results/default_run.json, the
+source of the README's default-run table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT)
+
+import tensorflow as tf  # noqa: E402
+
+import local_runner  # noqa: E402
+from benchmarks import bench_learning  # noqa: E402
+from benchmarks.common import report  # noqa: E402
+from components import io_utils  # noqa: E402
+from pipeline import configs  # noqa: E402
+from trainer.preprocessing import transformed_arrays  # noqa: E402
+from yt8m import splits  # noqa: E402
+
+
+def newest(pattern: str) -> str:
+    found = sorted(glob.glob(pattern), key=os.path.getmtime)
+    if not found:
+        raise FileNotFoundError(f'nothing matches {pattern}: run local_runner.py first')
+    return found[-1]
+
+
+def split_file(examples_uri: str, split: str, folder: str) -> str:
+    """One split of the run's Examples as a plain TFRecord file (the readers' input)."""
+    path = os.path.join(folder, f'{split}.tfrecord')
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in io_utils.split_records(examples_uri, split, 10 ** 9):
+            writer.write(record)
+    return path
+
+
+def mean_pool_logistic(files, batch_size: int, epochs: float) -> dict:
+    """The `logistic` family, early-stopped on select, scored on test."""
+    data = [transformed_arrays([files[name]]) for name in splits.SPLITS]
+    bench_learning.standardise(data, data[0])
+    train_videos = len(data[0][2])
+    args = argparse.Namespace(batch_size=batch_size, steps=int(epochs * train_videos) // batch_size,
+                              patience=3, max_epochs=epochs, skip_early_stop=False)
+    row = bench_learning.run_family('logistic', 'logistic', 'small', data, args, oracle=1.0)
+    return {'gap_at_20': row['gap_early_stop'], 'early_stop_epochs': row['early_stop_epochs']}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--output-root', default=os.path.join(PROJECT, 'outputs'))
+    parser.add_argument('--skip-run', action='store_true',
+                        help='read the newest run under --output-root instead of running')
+    parser.add_argument('--results-name', default='default_run')
+    args = parser.parse_args()
+    output_root = os.path.abspath(args.output_root)
+
+    wall = None
+    if not args.skip_run:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, os.path.join(PROJECT, 'local_runner.py'),
+                        '--output-root', output_root, '--no-cache'], check=True, cwd=PROJECT)
+        wall = time.perf_counter() - started
+
+    run_dir = os.path.dirname(newest(os.path.join(output_root, 'report', 'run-*', 'report.json')))
+    with open(os.path.join(run_dir, 'report.json')) as f:
+        run_report = json.load(f)
+    examples_uri = newest(os.path.join(output_root, 'pipeline_root', 'YT8MExampleGen',
+                                       'examples', '*'))
+    data_root = local_runner.default_data_root(output_root, configs.DEFAULT_VIDEOS)
+    sizes = (run_report.get('input_records') or {}).get('good_records') or {}
+
+    with tempfile.TemporaryDirectory() as folder:
+        files = {name: split_file(examples_uri, name, folder) for name in splits.SPLITS}
+        oracle = bench_learning.oracle_gap(data_root, [files[splits.TEST]])
+        logistic = mean_pool_logistic(files, configs.BATCH_SIZE, configs.EPOCHS)
+
+    rows = []
+    for member in run_report['members']:
+        name = 'label prior' if member['member'] == 'prior' else member['member']
+        rows.append({'model': name, 'gap_at_20': member.get('gap_at_20'),
+                     'hit_at_1': member.get('hit_at_1'), 'blessed': member.get('blessed')})
+    rows.insert(1, {'model': 'mean-pool logistic regression', **logistic})
+    rows.append({'model': 'generator oracle', 'gap_at_20': oracle})
+    for row in rows:
+        row['of_oracle'] = row['gap_at_20'] / oracle if row.get('gap_at_20') else None
+    report(args.results_name, ['model', 'gap_at_20', 'hit_at_1', 'of_oracle', 'blessed'], rows,
+           {'split': splits.TEST, 'split_sizes': sizes, 'runner_seconds': wall,
+            'report': run_dir, 'examples': examples_uri, 'data_root': data_root,
+            'command': 'local_runner.py --no-cache' if wall else None})
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,120 @@
+"""Which node reads which split, on the built pipeline's own parameters and channels.
+
+Train fits, select chooses, test reports (yt8m/splits.py): a node that
+chooses must never read test, and every figure must come from test.
+"""
+
+import argparse
+import dataclasses
+import json
+
+import pytest
+from tfx.proto import trainer_pb2
+from tfx.utils import proto_utils
+
+from pipeline import configs
+from pipeline.options import PipelinePaths, RunOptions
+from pipeline.pipeline import create_pipeline
+from yt8m import splits
+
+
+@pytest.fixture(scope='module')
+def nodes(tmp_path_factory):
+    root = tmp_path_factory.mktemp('splits')
+    pipeline = create_pipeline(
+        PipelinePaths(pipeline_root=str(root / 'root'), data_root=str(root / 'data'),
+                      serving_model_dir=str(root / 'serving'), report_dir=str(root / 'report')),
+        RunOptions(families=('dbof', 'netvlad'), distill=('dbof', 'netvlad'),
+                   train_examples=1000))
+    return {node.id: node for node in pipeline.components}
+
+
+def _kind(node_id: str) -> str:
+    return node_id.split('-')[0]
+
+
+def _split_parameters(node) -> dict:
+    """Every parameter of a node that names a split it reads."""
+    found = {}
+    for key, value in node.exec_properties.items():
+        if key in ('train_split', 'selection_split', 'test_split'):
+            found[key] = [value]
+        elif key == 'example_splits':
+            found[key] = json.loads(value)
+        elif key in ('train_args', 'eval_args'):
+            args = (trainer_pb2.TrainArgs() if key == 'train_args' else trainer_pb2.EvalArgs())
+            if not isinstance(value, str):
+                value = proto_utils.proto_to_json(value)
+            found[key] = list(proto_utils.json_to_proto(value, args).splits)
+    return found
+
+
+def test_choosers_read_train_and_select_and_evaluators_read_test_only(nodes):
+    read = {node_id: _split_parameters(node) for node_id, node in nodes.items()}
+    for node_id, params in read.items():
+        kind = _kind(node_id)
+        if kind == 'Trainer':
+            assert params == {'train_args': ['train'], 'eval_args': ['select']}, node_id
+        elif kind == 'Distiller':
+            assert params == {'train_split': ['train'], 'selection_split': ['select']}, node_id
+        elif kind in ('Quantizer', 'EnsembleBuilder'):
+            assert params == {'selection_split': ['select']}, node_id
+        elif kind == 'LabelPrior':
+            assert params == {'train_split': ['train']}, node_id
+        elif kind == 'Evaluator':
+            assert params == {'example_splits': ['test']}, node_id
+        elif kind == 'Report':
+            assert params == {'test_split': ['test']}, node_id
+    # No node that chooses anything reads test.
+    for node_id, params in read.items():
+        if _kind(node_id) not in ('Evaluator', 'Report'):
+            assert splits.TEST not in sum(params.values(), []), node_id
+    kinds = {_kind(node_id) for node_id in read}
+    assert {'Trainer', 'Distiller', 'Quantizer', 'EnsembleBuilder', 'Evaluator'} <= kinds
+    assert sum(_kind(n) == 'Evaluator' for n in read) == 1 + 2 + 1 + 2   # prior, families,
+    #                                                  ensemble, two distillation levels
+
+
+def test_every_blessing_compares_test_evaluations(nodes):
+    evaluations = {node.outputs['evaluation'] for node_id, node in nodes.items()
+                   if _kind(node_id) == 'Evaluator'}
+    gates = [node for node_id, node in nodes.items() if _kind(node_id) == 'BlessingGate']
+    assert len(gates) == 5
+    for gate in gates:
+        for key in ('evaluation', 'prior_evaluation'):
+            channel = gate.inputs[key]
+            producer = nodes[channel.producer_component_id]
+            assert _kind(producer.id) == 'Evaluator', (gate.id, key)
+            assert json.loads(producer.exec_properties['example_splits']) == [splits.TEST]
+            assert channel in evaluations
+    # The prior's Evaluator is the one every gate compares with.
+    assert {gate.inputs['prior_evaluation'].producer_component_id for gate in gates} == {
+        'Evaluator-prior'}
+
+
+def test_example_gen_gets_the_split_rule_and_the_duplicates_policy(nodes):
+    example_gen = nodes['YT8MExampleGen']
+    rule = splits.SplitRule.from_json(example_gen.exec_properties['split_rule'])
+    assert rule == splits.SplitRule(configs.SELECT_FRACTION, configs.HOLDOUT_FRACTION)
+    assert example_gen.exec_properties['duplicates'] == 'fail'
+
+
+def test_the_split_flags_reach_the_example_gen(tmp_path):
+    options = RunOptions.from_args(_parse(['--select-fraction', '0.3', '--holdout-fraction',
+                                           '0.25', '--duplicates', 'keep-first']))
+    pipeline = create_pipeline(
+        PipelinePaths(pipeline_root=str(tmp_path), data_root=str(tmp_path),
+                      serving_model_dir=str(tmp_path), report_dir=str(tmp_path)),
+        dataclasses.replace(options, train_examples=100))
+    (example_gen,) = [n for n in pipeline.components if n.id == 'YT8MExampleGen']
+    assert splits.SplitRule.from_json(example_gen.exec_properties['split_rule']) == (
+        splits.SplitRule(select_fraction=0.3, holdout_fraction=0.25))
+    assert example_gen.exec_properties['duplicates'] == 'keep-first'
+    with pytest.raises(ValueError, match='select_fraction'):
+        RunOptions(select_fraction=0.0)
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser()
+    RunOptions.add_arguments(parser)
+    return parser.parse_args(argv)
