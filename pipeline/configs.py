@@ -27,7 +27,7 @@ PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_FAMILIES = ('dbof', 'netvlad')
 DEFAULT_PRESET = TrainingConfig.preset
 # Budget: passes over the training split (the runners turn it into examples);
-# each Trainer stops earlier when eval GAP@20 stalls and keeps its best weights.
+# each Trainer stops earlier when select GAP@20 stalls and keeps its best weights.
 EPOCHS = 10.0
 BATCH_SIZE = TrainingConfig.batch_size
 # The budget when neither --train-examples nor --epochs gives one (Kubeflow; 10

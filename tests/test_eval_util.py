@@ -89,3 +89,30 @@ def test_perr():
 def test_shape_mismatch_is_rejected():
     with pytest.raises(ValueError, match='same shape'):
         eval_util.gap_at_k(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_the_partial_sort_picks_what_a_stable_full_sort_picks():
+    """top_k_by_video picks exactly what a stable argsort of -score cut at k picks."""
+    rng = np.random.default_rng(0)
+    for scores in (rng.random((50, 3862), dtype=np.float32),
+                   np.round(rng.random((50, 400)), 1),        # many ties at the k-th place
+                   np.zeros((3, 100)), np.eye(30)[:5]):
+        for k in (1, 5, 20):
+            expected = np.argsort(-scores, axis=1, kind='stable')[:, :k]
+            np.testing.assert_array_equal(eval_util.top_k_by_video(scores, k), expected)
+
+
+def test_the_mixture_gap_equals_the_full_gap_of_every_mix():
+    """components/ensemble/mixture_gap.py ranks each video's top-40 candidates only:
+    it must give exactly the full computation's GAP, ties and settled bounds alike."""
+    from components.ensemble.mixture_gap import MixtureGap, mix
+    rng = np.random.default_rng(3)
+    labels = (rng.random((300, 500)) < 0.01).astype(np.float32)
+    members = [rng.random((300, 500), dtype=np.float32) + 2 * labels * rng.random(),
+               np.round(rng.random((300, 500)), 1).astype(np.float32),    # ties
+               rng.random((300, 500), dtype=np.float32) ** 8]             # a flat tail
+    gap = MixtureGap(members, labels, depth=40)
+    for weights in ([1, 0, 0], [0, 1, 0], [0.2, 0.3, 0.5], [0.7, 0.0, 0.3], [0, 0, 1]):
+        assert gap(weights) == pytest.approx(eval_util.gap_at_k(mix(members, weights), labels),
+                                             abs=1e-12), weights
+    assert gap.calls == 5 and gap.full_rows > 0     # the fallback ran and agreed

@@ -114,7 +114,7 @@ class GapMonitor(keras.callbacks.Callback):
             rate = (step - self._first_step) * self.batch_size / max(now - self._started, 1e-9)
             last = self.curve[-1]['eval_gap'] if self.curve else float('nan')
             logger.info('[%s] step %d (%d examples): loss %.3f, %.0f examples/s, '
-                        'last eval GAP@20 %.4f', self.phase, step, step * self.batch_size,
+                        'last select GAP@20 %.4f', self.phase, step, step * self.batch_size,
                         self._last_loss, rate, last)
             self._scalars(step, {'loss': self._last_loss, 'examples_per_second': rate,
                                  'learning_rate': current_learning_rate(self.model.optimizer)})
@@ -140,13 +140,13 @@ class GapMonitor(keras.callbacks.Callback):
             self._bad_evaluations = 0
         else:
             self._bad_evaluations += 1
-        logger.info('[%s] step %d (%d examples): eval GAP@20 %.4f (best %.4f at step %d), '
-                    'eval loss %.3f, train loss %.3f, %.0f examples/s', self.phase, step,
+        logger.info('[%s] step %d (%d examples): select GAP@20 %.4f (best %.4f at step %d), '
+                    'select loss %.3f, train loss %.3f, %.0f examples/s', self.phase, step,
                     point['examples'], gap, self.best_gap, self.best_step, eval_loss,
                     point['train_loss'], rate)
         self._last_log = time.monotonic()
         if self.patience and self._bad_evaluations >= self.patience:
-            logger.info('[%s] early stop: no eval GAP@20 gain in %d evaluations; '
+            logger.info('[%s] early stop: no select GAP@20 gain in %d evaluations; '
                         'keeping step %d', self.phase, self.patience, self.best_step)
             self.stopped_early = True
             self.model.stop_training = True

@@ -113,7 +113,7 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
     eval_batches = monitor_lib.cache_batches(eval_ds, config.eval_examples)
     monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, config.patience,
                                      log_dir=log_dir)
-    logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, eval GAP@20 '
+    logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, select GAP@20 '
                 'every %d steps on %d videos, patience %d', config.family, config.preset,
                 steps, config.batch_size, steps * config.batch_size,
                 config.base_learning_rate, interval,

@@ -29,12 +29,47 @@ import numpy as np
 from yt8m import features
 
 
-def top_k_by_video(predictions: np.ndarray, k: int = features.TOP_K) -> np.ndarray:
-    """Class ids of each row's k highest scores, highest first, ties by lower id."""
+def top_k_ids(predictions: np.ndarray, k: int) -> np.ndarray:
+    """The ids of each row's k highest scores, in ascending id order, ties by lower id.
+
+    Linear in the classes: each row's k-th highest score comes from a
+    partition; the ids above it are taken, and the lowest ids equal to it
+    fill the remaining places (rows with such ties are rare; only they get a
+    running count).
+    """
     predictions = np.asarray(predictions)
-    k = min(k, predictions.shape[1])
-    # A stable sort of -score keeps lower class ids first among equal scores.
-    return np.argsort(-predictions, axis=1, kind='stable')[:, :k]
+    rows, classes = predictions.shape
+    kth = np.partition(predictions, classes - k, axis=1)[:, classes - k:classes - k + 1]
+    chosen = predictions > kth
+    at_kth = predictions == kth
+    room = k - np.count_nonzero(chosen, axis=1)
+    crowded = np.flatnonzero(np.count_nonzero(at_kth, axis=1) > room)
+    if len(crowded):
+        at_kth[crowded] &= np.cumsum(at_kth[crowded], axis=1) <= room[crowded, None]
+    chosen |= at_kth
+    return np.nonzero(chosen)[1].reshape(rows, k)
+
+
+def top_k_by_video(predictions: np.ndarray, k: int = features.TOP_K) -> np.ndarray:
+    """Class ids of each row's k highest scores, highest first, ties by lower id.
+
+    Exactly a stable sort of -score cut at k, without sorting the row: the k
+    ids come from `top_k_ids` and only those k are sorted. The ensemble's
+    weight fit computes a GAP for every weight vector it tries.
+    """
+    predictions = np.asarray(predictions)
+    rows, classes = predictions.shape
+    k = min(k, classes)
+    if k == 0 or rows == 0:
+        return np.zeros((rows, k), dtype=np.int64)
+    if 4 * k >= classes:
+        # A stable sort of -score keeps lower class ids first among equal scores.
+        return np.argsort(-predictions, axis=1, kind='stable')[:, :k]
+    ids = top_k_ids(predictions, k)
+    top = np.take_along_axis(predictions, ids, axis=1)
+    # Highest score first; among equal scores the lower id (lexsort's last key leads).
+    order = np.lexsort((ids, -top), axis=1)
+    return np.take_along_axis(ids, order, axis=1)
 
 
 def _tie_group_precision(num_above: int, positives_above: int,
@@ -68,16 +103,18 @@ def average_precision(scores: np.ndarray, relevant: np.ndarray, num_positives: i
     starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
     ends = np.r_[starts[1:], len(scores)]
     positives_before = np.r_[0, np.cumsum(relevant)]
-    total = 0.0
-    for start, end in zip(starts, ends):
-        group_positives = int(positives_before[end] - positives_before[start])
-        if group_positives == 0:
-            continue
-        if end - start == 1:
-            total += (positives_before[start] + 1) / (start + 1)
-        else:
-            total += _tie_group_precision(start, int(positives_before[start]),
-                                          end - start, group_positives)
+    group_positives = positives_before[ends] - positives_before[starts]
+    sizes = ends - starts
+    # An untied relevant pair at position start (0-based) has precision
+    # (relevant pairs above it + 1) / (start + 1); runs of ties, rarer, are
+    # taken one by one.
+    single = (sizes == 1) & (group_positives > 0)
+    total = float(np.sum((positives_before[starts[single]] + 1.0) / (starts[single] + 1.0)))
+    for start, end, positives in zip(starts[sizes > 1], ends[sizes > 1],
+                                     group_positives[sizes > 1]):
+        if positives:
+            total += _tie_group_precision(int(start), int(positives_before[start]),
+                                          int(end - start), int(positives))
     return total / num_positives
 
 

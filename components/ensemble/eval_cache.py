@@ -28,6 +28,9 @@ class EvalCache:
 
     labels: np.ndarray
     predictions: Mapping[str, np.ndarray]
+    # What the weight fit derives once from these predictions (member logits,
+    # its GAP evaluators), shared by every subset it fits: weight_search.shared_fit.
+    memo: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def of(self, names: Sequence[str]) -> List[np.ndarray]:
         return [self.predictions[name] for name in names]

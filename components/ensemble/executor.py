@@ -69,7 +69,7 @@ class Executor(base_executor.BaseExecutor):
                     weight_search.size_table(names, sizes), total, budget)
         if total >= budget and not choose_subset:
             raise ValueError(weight_search.over_budget_message(names, sizes, total, budget))
-        if not weight_search.fitting_subsets(names, sizes, budget):
+        if min(sizes.values()) >= budget:
             raise ValueError('No member fits the size budget on its own: '
                              + weight_search.over_budget_message(names, sizes, total, budget))
 

@@ -231,3 +231,35 @@ def test_the_saved_graph_averages_logits_as_the_fit_did(members):
     served = module.serve(tf.constant(records))[features.PROBABILITIES].numpy()
     np.testing.assert_allclose(served, weight_search.combine(singles, [0.3, 0.7], 'logit'),
                                atol=1e-5)
+
+
+def test_forward_selection_finds_the_mix_and_leaves_out_useless_members():
+    """More than three members: the bag of greedy picks (Caruana et al. 2004)."""
+    (a, b), labels = _two_groups(first=30, second=20)
+    rng = np.random.default_rng(1)
+    noise = [rng.random(labels.shape).astype(np.float32) * 10 for _ in range(2)]
+    weights, fitted, equal = weight_search.fit_weights([a, b, *noise], labels)
+    assert fitted == pytest.approx(1.0) and equal < fitted
+    assert 0.6 < weights[0] / (weights[0] + weights[1]) < 0.7
+    np.testing.assert_array_equal(weights[2:], 0.0)
+    assert weights.sum() == pytest.approx(1.0)
+
+
+def test_forward_selection_picks_the_best_subset_that_fits():
+    """Over budget, the useful pair is kept; smallest-first would have kept the noise."""
+    from components.ensemble.eval_cache import EvalCache
+    (a, b), labels = _two_groups(first=30, second=20)
+    noise = np.random.default_rng(2).random(labels.shape).astype(np.float32) * 10
+    cache = EvalCache(labels=labels, predictions={'a': a, 'b': b, 'noise': noise})
+    sizes = {'a': 10, 'b': 10, 'noise': 5}
+    (fitted, *_) = weight_search.rank_candidates(['a', 'b', 'noise'], sizes, 21, 'fitted',
+                                                 None, cache)
+    assert fitted.names == ('a', 'b')
+    assert 'forward selection on the select split' in fitted.reason
+    assert fitted.eval_gap == pytest.approx(1.0) and 0.6 < fitted.weights[0] < 0.7
+    assert weight_search.greedy_smallest_first(['a', 'b', 'noise'], sizes, 21) != ('a', 'b')
+    # With equal weights the pair ranks only group 2 (w_a = 0.5 < 0.6): `a` alone is
+    # better, and adding the pair or the noise is no gain.
+    (equal, *_) = weight_search.rank_candidates(['a', 'b', 'noise'], sizes, 21, 'equal',
+                                                None, cache)
+    assert equal.names == ('a',) and equal.eval_gap < fitted.eval_gap
