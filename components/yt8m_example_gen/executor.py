@@ -33,13 +33,12 @@ left. Nothing under the input base is ever written.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import hashlib
 import json
 import logging
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List
 
 import apache_beam as beam
 import tensorflow as tf
