@@ -153,7 +153,7 @@ def _with_data_fingerprint(paths: PipelinePaths) -> PipelinePaths:
     import dataclasses
     from components.yt8m_example_gen.executor import compute_data_fingerprint
     from pipeline.pipeline import example_gen_input_config
-    input_config, _ = example_gen_input_config(paths.has_validate_files)
+    input_config = example_gen_input_config(paths.has_validate_files)
     try:
         fingerprint = compute_data_fingerprint(paths.data_root, input_config)
     except Exception as err:   # any filesystem's error: no credentials, no such bucket, ...

@@ -392,3 +392,17 @@ def test_local_roots_are_refused_for_a_cluster_target(tmp_path, capsys):
     with pytest.raises(SystemExit, match=r'--data-root s3://b/d.*cannot reach'):
         kubeflow_runner.main(['--target', 'vertex', '--output', str(tmp_path / 's.yaml'),
                               '--pipeline-root', 'gs://b/r', '--data-root', 's3://b/d'])
+
+
+def test_the_kfp_data_fingerprint_lists_the_release_splits(tmp_path):
+    """What `--target kfp` computes before compiling (the ExampleGen's cache key on KFP)."""
+    import kubeflow_runner
+    from pipeline.options import PipelinePaths
+    from tests.records import make_record, write_records
+    write_records(tmp_path / 'train0000.tfrecord', [make_record(b'a')])
+    write_records(tmp_path / 'validate0000.tfrecord', [make_record(b'b')])
+    paths = PipelinePaths(pipeline_root=str(tmp_path / 'root'), data_root=str(tmp_path),
+                          serving_model_dir='', report_dir='')
+    first = kubeflow_runner._with_data_fingerprint(paths).data_fingerprint
+    write_records(tmp_path / 'validate0001.tfrecord', [make_record(b'c')])
+    assert first and kubeflow_runner._with_data_fingerprint(paths).data_fingerprint != first

@@ -104,8 +104,10 @@ def normalise(weights: Sequence[float]) -> np.ndarray:
 
 
 def logits(probabilities: np.ndarray) -> np.ndarray:
-    clipped = np.clip(probabilities, _EPSILON, 1 - _EPSILON).astype(np.float64)
-    return (np.log(clipped) - np.log1p(-clipped)).astype(np.float32)
+    """log(p) - log(1 - p) in float32, clipped at 1e-6, as the ensemble graph computes it."""
+    clipped = np.clip(np.asarray(probabilities, dtype=np.float32), np.float32(_EPSILON),
+                      np.float32(1 - _EPSILON))
+    return np.log(clipped) - np.log1p(-clipped)
 
 
 def combine(predictions: Sequence[np.ndarray], weights: Sequence[float],
