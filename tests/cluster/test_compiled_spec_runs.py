@@ -141,9 +141,11 @@ def test_open_source_kfp_runs_every_task_caches_what_it_may_and_never_stale_data
 
     # New data lands: the spec compiled before it is refused, a recompiled
     # one runs the ExampleGen instead of serving the old Examples.
-    synthetic.generate(str(tmp / 'more'), num_videos=20, seed=9, top_classes=5,
-                       validate_fraction=0.0)
-    shutil.copy(tmp / 'more' / 'train0000.tfrecord', data_root / 'train0999.tfrecord')
+    # New videos (ids syn00000300..319): the generator numbers from 0, and a
+    # copy of ids already read would be refused as a leak, rightly.
+    synthetic.generate(str(tmp / 'more'), num_videos=320, seed=9, top_classes=5,
+                       validate_fraction=0.0, test_fraction=0.0, shards=16)
+    shutil.copy(tmp / 'more' / 'train0015.tfrecord', data_root / 'train0999.tfrecord')
     with pytest.raises(SystemExit, match='input files changed since this spec was compiled'):
         kubeflow_runner.check_data_unchanged(kfp_launcher.Launcher(
             str(spec_file), str(tmp / 'unused'), str(project), backend='kfp').spec)
