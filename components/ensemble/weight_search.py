@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from components.ensemble.mixture_gap import MixtureGap
+from components.ensemble.mixture_gap import MixtureGap, mix
 from yt8m import eval_util
 
 if TYPE_CHECKING:
@@ -113,12 +113,13 @@ def logits(probabilities: np.ndarray) -> np.ndarray:
 def combine(predictions: Sequence[np.ndarray], weights: Sequence[float],
             combination: str = 'probability') -> np.ndarray:
     """The ensemble's probabilities: a weighted mean of probabilities or of logits."""
-    if combination not in COMBINATIONS:
-        raise ValueError(f'unknown combination {combination!r}; use one of {COMBINATIONS}')
-    members = predictions if combination == 'probability' else [logits(p) for p in predictions]
-    total = np.zeros_like(members[0], dtype=np.float32)
-    for weight, member in zip(weights, members):
-        total += np.float32(weight) * member
+    return combine_space(member_space(predictions, combination), weights, combination)
+
+
+def combine_space(space: Sequence[np.ndarray], weights: Sequence[float],
+                  combination: str) -> np.ndarray:
+    """`combine` from member outputs already in their averaging space (`member_space`)."""
+    total = mix(space, weights)
     if combination == 'logit':
         total = (1.0 / (1.0 + np.exp(-total))).astype(np.float32)
     return total
@@ -183,12 +184,7 @@ def forward_selection(gap: Callable[[np.ndarray], float], count: int, units: Seq
 def served_gap(space: Sequence[np.ndarray], weights: Sequence[float], combination: str,
                labels: np.ndarray) -> float:
     """GAP@20 of what the ensemble graph serves: `combine`, from members already in `space`."""
-    total = np.zeros_like(space[0], dtype=np.float32)
-    for weight, member in zip(weights, space):
-        total += np.float32(weight) * member
-    if combination == 'logit':
-        total = (1.0 / (1.0 + np.exp(-total))).astype(np.float32)
-    return float(eval_util.gap_at_k(total, labels))
+    return float(eval_util.gap_at_k(combine_space(space, weights, combination), labels))
 
 
 class SharedFit:

@@ -371,7 +371,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def _add_problem_branch(self, pipeline, checked, duplicates, goods,
                             exec_properties) -> None:
-        uri = self._examples_uri
+        uri = self._examples.uri
         max_listed = int(exec_properties.get('max_listed') or DEFAULT_MAX_LISTED)
         problems = ([c[_PROBLEMS] for c in checked.values()] + [duplicates]
                     | 'AllProblems' >> beam.Flatten())
@@ -429,7 +429,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                              else DEFAULT_MAX_BAD_FRACTION)
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
-        self._examples, self._examples_uri = examples, examples.uri
+        self._examples = examples
         record_data_identity(examples, exec_properties)
         super().Do(input_dict, output_dict, exec_properties)
 
