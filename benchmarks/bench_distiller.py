@@ -69,20 +69,19 @@ def main() -> None:
     graph = testdata.make_transform_graph(root, examples)
     print(f'data + transform graph: {time.perf_counter() - t0:.1f} s')
     output = tft.TFTransformOutput(graph.uri)
-    accessor = executor_lib.data_accessor(examples)
     layer = output.transform_features_layer()
-    eval_files = executor_lib.split_files(examples, 'eval')
+    eval_files = executor_lib.split_files(examples, 'select')
     eval_records = [r.numpy() for r in tf.data.TFRecordDataset(eval_files,
                                                                compression_type='GZIP')]
 
     def datasets(config, lookup=None):
-        eval_ds = input_pipeline.make_dataset(_split(examples, 'eval'), accessor, output,
+        eval_ds = input_pipeline.make_dataset(_split(examples, 'select'), output,
                                               config.batch_size, training=False)
         if lookup is None:
-            train_ds = input_pipeline.make_dataset(_split(examples, 'train'), accessor, output,
+            train_ds = input_pipeline.make_dataset(_split(examples, 'train'), output,
                                                    config.batch_size, training=True)
         else:
-            train_ds = scores_lib.make_distill_dataset(_split(examples, 'train'), accessor,
+            train_ds = scores_lib.make_distill_dataset(_split(examples, 'train'),
                                                        output, lookup, args.lam,
                                                        config.batch_size)
         return train_ds, eval_ds

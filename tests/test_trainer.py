@@ -139,3 +139,45 @@ def test_multi_worker_training_both_train_only_the_chief_exports(tmp_path):
     assert 'Worker worker/1 trained' in logs[1] and 'Exported dbof' in logs[0]
     assert 'Exported dbof' not in logs[1]
     assert os.path.exists(output / 'serving' / 'saved_model.pb')
+
+
+def _record_files(tmp_path, videos=12):
+    from tests import records
+    plain = tmp_path / 'train-0.tfrecord'
+    with tf.io.TFRecordWriter(str(plain)) as writer:
+        for index in range(videos):
+            writer.write(records.make_record(f'v{index:03d}'.encode(), num_frames=3))
+    gz = tmp_path / 'gz' / 'data-00000-of-00001.gz'
+    gz.parent.mkdir()
+    with tf.io.TFRecordWriter(str(gz), options='GZIP') as writer:
+        for record in tf.data.TFRecordDataset(str(plain)):
+            writer.write(record.numpy())
+    return str(plain), str(gz)
+
+
+def _ids(dataset, batches):
+    return [i.decode() for raw in dataset.take(batches)
+            for i in raw[features.ID].flat_values.numpy()]
+
+
+def test_input_pipeline_reads_plain_and_gzip_records_cached_or_streamed(tmp_path):
+    from trainer import input_pipeline
+    plain, gz = _record_files(tmp_path)
+    assert input_pipeline.fits_in_cache([gz], 1 << 30)
+    assert not input_pipeline.fits_in_cache([gz], 1000) and not input_pipeline.fits_in_cache([gz], 0)
+    expected = sorted(f'v{index:03d}' for index in range(12))
+    for pattern in (plain, os.path.dirname(gz) + '/*'):
+        once = input_pipeline.raw_dataset([pattern], 4, shuffle=False, num_epochs=1)
+        assert _ids(once, 10) == expected                       # eval: one pass, in order
+        for cache in (1 << 30, 0):                              # cached, then streamed
+            train = input_pipeline.raw_dataset([pattern], 4, shuffle=True, seed=1,
+                                               cache_bytes=cache)
+            epochs = _ids(train, 9)                             # three epochs of 12
+            assert sorted(epochs) == sorted(expected * 3)
+            assert epochs[:12] != epochs[12:24]                 # reshuffled each epoch
+
+
+def test_input_pipeline_names_a_pattern_without_files(tmp_path):
+    from trainer import input_pipeline
+    with pytest.raises(FileNotFoundError, match='no record files match'):
+        input_pipeline.raw_dataset([str(tmp_path / 'nothing' / '*')], 4, shuffle=True)

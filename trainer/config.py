@@ -70,6 +70,10 @@ class TrainingConfig:
     # A distribution strategy by name: '' (default), 'mirrored', 'multi_worker'.
     distribution: str = ''
     shuffle_buffer: int = 1024
+    # The train split is inflated once and held in memory when its files,
+    # inflated, take at most this many bytes (trainer/input_pipeline.py);
+    # a larger split streams from storage every epoch. 0: always stream.
+    input_cache_bytes: int = 2 * 2 ** 30
     seed: int = 0
 
     def __post_init__(self):

@@ -1,9 +1,23 @@
 """tf.data input pipeline: raw records -> transform graph -> frame sampling.
 
 Transform runs with `materialize=False` (materialized float frames are ~4x
-the raw records), so the trainer reads the raw SequenceExamples through TFXIO
-and applies the transform graph itself, then the training-time frame
-sampling (see `trainer/sampling.py`).
+the raw records), so the trainer reads the raw SequenceExamples itself,
+parses them with `yt8m.reader.parse_serialized` (the exact layout TFXIO
+gives, and the one the serving signature parses), applies the transform
+graph, then the training-time frame sampling (see `trainer/sampling.py`).
+
+Why not TFXIO's dataset factory: on 2 cores it fed the model at half the
+speed the model trains from memory (benchmarks/bench_trainer_input.py).
+Where the time went, measured: GZIP inflation of the records (~1 ms a video
+on one core, every epoch) and the transform graph (~1.6 ms a video). So:
+
+* files are read with parallel interleave (several GZIP streams at once
+  where there are several files);
+* a split whose files fit `cache_bytes` is inflated once and held in memory
+  as serialized records (YouTube-8M's uint8 features barely compress: the
+  records take about 1.1x their GZIP size), then reshuffled every epoch;
+  a larger split streams from storage each epoch, at the same memory;
+* records are parsed and transformed a batch at a time, in parallel.
 """
 
 from __future__ import annotations
@@ -12,10 +26,14 @@ from typing import List, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx_bsl.public import tfxio
 
 from trainer import sampling
-from yt8m import features
+from yt8m import features, reader
+
+# Bytes of serialized records per byte of GZIP file, assumed when deciding
+# whether a split fits the cache (measured ~1.1 on YouTube-8M-style
+# records; a margin above it keeps the bound a bound).
+INFLATION = 1.5
 
 
 def model_inputs(transformed: dict) -> dict:
@@ -23,32 +41,62 @@ def model_inputs(transformed: dict) -> dict:
             features.NUM_FRAMES: transformed[features.NUM_FRAMES]}
 
 
-def raw_dataset(file_pattern: List[str], data_accessor,
-                tf_transform_output: tft.TFTransformOutput, batch_size: int,
-                shuffle: bool, seed: int = 0, shuffle_buffer: int = 1024,
-                num_epochs: Optional[int] = None) -> tf.data.Dataset:
-    """Batches of raw (untransformed) features through TFXIO (None: repeats forever)."""
-    return data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed,
-            shuffle_buffer_size=shuffle_buffer, num_epochs=num_epochs),
-        schema=tf_transform_output.raw_metadata.schema)
+def list_files(file_pattern: List[str]) -> List[str]:
+    """The files of one or more patterns (a TFX split uri + '/*'), sorted; none is an error."""
+    files = sorted({path for pattern in file_pattern for path in tf.io.gfile.glob(pattern)})
+    if not files:
+        raise FileNotFoundError(f'no record files match {file_pattern}')
+    return files
 
 
-def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tft.TFTransformOutput,
+def fits_in_cache(files: List[str], cache_bytes: int) -> bool:
+    """Whether the inflated records of `files` stay under `cache_bytes`."""
+    size = sum(tf.io.gfile.stat(path).length for path in files)
+    return cache_bytes > 0 and size * INFLATION <= cache_bytes
+
+
+def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: int = 0,
+                shuffle_buffer: int = 1024, num_epochs: Optional[int] = None,
+                cache_bytes: int = 0) -> tf.data.Dataset:
+    """Batches of raw (untransformed) features (None epochs: repeats forever).
+
+    The ExampleGen writes GZIP files (`*.gz`); other files are read as plain
+    TFRecords. `cache_bytes`: hold the split in memory when it fits.
+    """
+    files = list_files(file_pattern)
+    compression = 'GZIP' if all(path.endswith('.gz') for path in files) else ''
+    names = tf.data.Dataset.from_tensor_slices(files)
+    if shuffle:
+        names = names.shuffle(len(files), seed=seed)
+    records = names.interleave(
+        lambda name: tf.data.TFRecordDataset(name, compression_type=compression),
+        cycle_length=min(len(files), 4), num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=not shuffle)
+    if shuffle and fits_in_cache(files, cache_bytes):
+        records = records.cache()
+    if shuffle:
+        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    records = records.repeat(num_epochs)
+    return records.batch(batch_size).map(reader.parse_serialized,
+                                         num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOutput,
                  batch_size: int, training: bool, seed: int = 0,
-                 shuffle_buffer: int = 1024, resample: bool = True) -> tf.data.Dataset:
+                 shuffle_buffer: int = 1024, resample: bool = True,
+                 cache_bytes: int = 0) -> tf.data.Dataset:
     """Batches of ({frames, num_frames}, labels_multi_hot).
 
     Training: shuffled, frames resampled (unless `resample=False`: the model
-    samples its own frames), repeats forever. Eval: one pass, in order.
+    samples its own frames), repeats forever, cached when it fits. Eval: one
+    pass, in order.
     """
-    dataset = raw_dataset(file_pattern, data_accessor, tf_transform_output, batch_size,
-                          shuffle=training, seed=seed, shuffle_buffer=shuffle_buffer,
-                          num_epochs=None if training else 1)
+    dataset = raw_dataset(file_pattern, batch_size, shuffle=training, seed=seed,
+                          shuffle_buffer=shuffle_buffer, num_epochs=None if training else 1,
+                          cache_bytes=cache_bytes if training else 0)
     transform_layer = tf_transform_output.transform_features_layer()
 
+    @tf.autograph.experimental.do_not_convert   # plain tensor code: nothing to convert
     def to_model_inputs(raw):
         transformed = transform_layer(raw)
         inputs = model_inputs(transformed)
@@ -57,11 +105,16 @@ def make_dataset(file_pattern: List[str], data_accessor, tf_transform_output: tf
                 inputs[features.FRAMES], inputs[features.NUM_FRAMES])
         return inputs, transformed[features.LABELS_MULTI_HOT]
 
-    dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
-    # Several workers (MultiWorkerMirroredStrategy) split the batches, not the
-    # files: ExampleGen writes as few as one file per split, and FILE sharding
-    # fails with fewer files than workers.
+    return distribute_by_data(dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+                              .prefetch(tf.data.AUTOTUNE))
+
+
+def distribute_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Several workers (MultiWorkerMirroredStrategy) split the batches, not the files.
+
+    ExampleGen writes as few as one file per split, and FILE sharding fails
+    with fewer files than workers.
+    """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)

@@ -32,13 +32,12 @@ def run_fn(fn_args: FnArgs) -> None:
     tf.random.set_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     train_ds = input_pipeline.make_dataset(
-        fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-        config.batch_size, training=True, seed=config.seed,
-        shuffle_buffer=config.shuffle_buffer,
+        fn_args.train_files, tf_transform_output, config.batch_size, training=True,
+        seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+        cache_bytes=config.input_cache_bytes,
         resample=not presets.samples_own_frames(config.family, config.preset))
     eval_ds = input_pipeline.make_dataset(
-        fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-        config.batch_size, training=False)
+        fn_args.eval_files, tf_transform_output, config.batch_size, training=False)
     _, weights, summary = training.train_model(
         config, train_ds, eval_ds, log_dir=fn_args.model_run_dir if chief else None,
         strategy=strategy)

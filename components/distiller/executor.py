@@ -27,8 +27,6 @@ import apache_beam as beam
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import types
-from tfx.components.trainer.fn_args_utils import DataAccessor
-from tfx.components.util import tfxio_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
@@ -49,12 +47,6 @@ SCORING_BATCH_SIZE = 64
 def split_files(examples: types.Artifact, split: str) -> List[str]:
     return sorted(tf.io.gfile.glob(os.path.join(
         artifact_utils.get_split_uri([examples], split), '*')))
-
-
-def data_accessor(examples: types.Artifact) -> DataAccessor:
-    factory = tfxio_utils.get_tf_dataset_factory_from_artifact([examples], [])
-    return DataAccessor(tf_dataset_factory=factory, record_batch_factory=None,
-                        data_view_decode_fn=None)
 
 
 def score_teacher(teacher_dir: str, files: List[str], top_k: int, output_uri: str,
@@ -119,16 +111,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         tf.random.set_seed(config.seed)
         tf_transform_output = tft.TFTransformOutput(transform_graph.uri)
-        accessor = data_accessor(examples)
         lookup = scores_lib.TeacherLookup(scores_lib.load(scores.uri), temperature)
         train_ds = scores_lib.make_distill_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], train_split), '*')],
-            accessor, tf_transform_output, lookup, lam, config.batch_size,
+            tf_transform_output, lookup, lam, config.batch_size,
             seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+            cache_bytes=config.input_cache_bytes,
             resample=not presets.samples_own_frames(config.family, config.preset))
         eval_ds = input_pipeline.make_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], selection_split), '*')],
-            accessor, tf_transform_output, config.batch_size, training=False)
+            tf_transform_output, config.batch_size, training=False)
         logger.info('Distilling into %s/%s: lambda=%g T=%g', config.family,
                     config.preset, lam, temperature)
         tf.io.gfile.makedirs(model_run.uri)

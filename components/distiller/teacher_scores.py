@@ -184,23 +184,23 @@ def mixed_targets(labels: tf.Tensor, teacher: tf.Tensor, distillation_lambda: fl
     return tf.where(found[:, None], mixed, labels)
 
 
-def make_distill_dataset(file_pattern: List[str], data_accessor, tf_transform_output,
+def make_distill_dataset(file_pattern: List[str], tf_transform_output,
                          lookup: TeacherLookup, distillation_lambda: float, batch_size: int,
                          seed: int = 0, shuffle_buffer: int = 256,
-                         resample: bool = True) -> tf.data.Dataset:
+                         resample: bool = True, cache_bytes: int = 0) -> tf.data.Dataset:
     """Training batches of ({frames, num_frames}, mixed targets); repeats forever.
 
     `trainer.input_pipeline.make_dataset` with the transformed `video_id`
     kept for the teacher lookup (same raw reader, transform layer and
     training-time frame sampling).
     """
-    dataset = input_pipeline.raw_dataset(file_pattern, data_accessor, tf_transform_output,
-                                         batch_size, shuffle=True, seed=seed,
-                                         shuffle_buffer=shuffle_buffer)
+    dataset = input_pipeline.raw_dataset(file_pattern, batch_size, shuffle=True, seed=seed,
+                                         shuffle_buffer=shuffle_buffer,
+                                         cache_bytes=cache_bytes)
     transform_layer = tf_transform_output.transform_features_layer()
     to_targets = distill_map_fn(transform_layer, lookup, distillation_lambda, resample)
-    return dataset.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+    return input_pipeline.distribute_by_data(
+        dataset.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
 def distill_map_fn(transform_layer, lookup: TeacherLookup, distillation_lambda: float,

@@ -1,0 +1,125 @@
+"""Does the Trainer's input pipeline keep up with the model? (issue 25; 2 cores)
+
+    python benchmarks/bench_trainer_input.py [--videos 1000] [--steps 120]
+        [--families dbof,netvlad] [--batch-size 32]
+
+For each family (small preset), the same `trainer.training.train_model`
+trains the same model for `--steps` steps at the same batch size, twice:
+
+- `memory`: from in-memory arrays of the transformed train split (the
+  transform graph's own output, computed once), resampled as the Trainer
+  resamples: the model's own speed;
+- `trainer`: through the Trainer's input pipeline (`trainer.input_pipeline`:
+  TFXIO over the GZIP Examples, the transform graph, frame sampling), as the
+  pipeline's Trainer runs it.
+
+Both time the training loop only (one evaluation at the end, on a few select
+videos) and print videos/s and the ratio trainer/memory, which the issue
+aims at >= 0.8. The data: generated records as an Examples artifact and a
+real Transform run over them (tests/component_inputs.py), 100 classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks.common import report  # noqa: E402
+from models import presets  # noqa: E402
+from trainer import input_pipeline, sampling, training  # noqa: E402
+from trainer.config import TrainingConfig  # noqa: E402
+from yt8m import features  # noqa: E402
+
+
+def in_memory(files, transform_output, batch_size):
+    """The transformed train split as numpy arrays (eval mode: covered, not resampled)."""
+    frames, lengths, labels = [], [], []
+    for inputs, y in input_pipeline.make_dataset(files, transform_output,
+                                                 batch_size, training=False):
+        frames.append(inputs[features.FRAMES].numpy())
+        lengths.append(inputs[features.NUM_FRAMES].numpy())
+        labels.append(y.numpy())
+    return np.concatenate(frames), np.concatenate(lengths), np.concatenate(labels)
+
+
+def memory_dataset(arrays, batch_size, resample):
+    frames, lengths, labels = arrays
+
+    def sample(inputs, y):
+        inputs[features.FRAMES] = sampling.sample_with_replacement(
+            inputs[features.FRAMES], inputs[features.NUM_FRAMES])
+        return inputs, y
+
+    dataset = (tf.data.Dataset.from_tensor_slices(
+        ({features.FRAMES: frames, features.NUM_FRAMES: lengths}, labels))
+        .shuffle(len(labels), seed=0).repeat().batch(batch_size))
+    if resample:
+        dataset = dataset.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(2)
+
+
+def videos_per_second(config, train_ds, eval_ds) -> float:
+    started = time.perf_counter()
+    training.train_model(config, train_ds, eval_ds)
+    return config.budget_steps * config.batch_size / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--videos', type=int, default=1000)
+    parser.add_argument('--steps', type=int, default=120)
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--families', default='dbof,netvlad')
+    args = parser.parse_args()
+    import tensorflow_transform as tft
+
+    from tests import component_inputs
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        examples = component_inputs.make_examples(tmp, args.videos, top_classes=100)
+        graph = component_inputs.make_transform_graph(tmp, examples)
+        transform_output = tft.TFTransformOutput(graph.uri)
+        train_files = glob.glob(os.path.join(examples.uri, 'Split-train', '*'))
+        select_files = glob.glob(os.path.join(examples.uri, 'Split-select', '*'))
+        arrays = in_memory(train_files, transform_output, args.batch_size)
+        for family in args.families.split(','):
+            resample = not presets.samples_own_frames(family, 'small')
+            config = TrainingConfig(
+                family=family, preset='small', batch_size=args.batch_size, patience=0,
+                eval_examples=args.batch_size,
+                train_examples=args.steps * args.batch_size,
+                eval_every_examples=args.steps * args.batch_size)
+
+            def eval_ds():
+                return input_pipeline.make_dataset(select_files, transform_output,
+                                                   args.batch_size, training=False)
+            memory = videos_per_second(
+                config, memory_dataset(arrays, args.batch_size, resample), eval_ds())
+            pipeline = videos_per_second(
+                config, input_pipeline.make_dataset(
+                    train_files, transform_output, args.batch_size, training=True,
+                    resample=resample, cache_bytes=config.input_cache_bytes), eval_ds())
+            rows.append({'family': family, 'preset': 'small', 'batch_size': args.batch_size,
+                         'steps': args.steps, 'memory_videos_per_s': memory,
+                         'trainer_videos_per_s': pipeline, 'ratio': pipeline / memory})
+            print(rows[-1], flush=True)
+    report('trainer_input', ['family', 'batch_size', 'steps', 'memory_videos_per_s',
+                             'trainer_videos_per_s', 'ratio'], rows,
+           {'train_videos': int(len(arrays[2])), 'aim_ratio': 0.8})
+
+
+if __name__ == '__main__':
+    main()
