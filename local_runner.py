@@ -219,13 +219,13 @@ def run(args: argparse.Namespace, prepared: dict, log_path: str) -> int:
         with tf.io.gfile.GFile(os.path.join(report, 'report.json')) as f:
             report_json = json.load(f)
         print('\n'.join([console.report_title(report_json),
-                         *console.report_table(report_json)]))
+                         *console.report_table(report_json),
+                         *console.seed_result_lines(report_json)]))
     print(f'\nReport:        {report}/report.md')
-    students = [f'student_{level}' for level in range(1, len(options.distill) + 1)]
-    for family in [*options.families, 'ensemble', *students]:
+    for name in options.model_names():
         pushed = newest_child(os.path.join(paths.serving_model_dir,
-                                           configs.serving_model_name(family)))
-        print(f'Pushed {family:8s} {pushed or "(not pushed: not blessed)"}')
+                                           configs.serving_model_name(name)))
+        print(f'Pushed {name:9s} {pushed or "(not pushed: not blessed)"}')
     print(f'ML Metadata:   {prepared["metadata"]}')
     print(f'Full log:      {log_path}')
     return 0

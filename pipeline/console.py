@@ -268,6 +268,22 @@ def report_table(report_json: dict) -> List[str]:
     return lines
 
 
+def seed_result_lines(report_json: dict) -> List[str]:
+    """The final ensemble against the best single model and the first ensemble."""
+    result = report_json.get('seed_result')
+    if not result:
+        return []
+    lines = [f"final ensemble {result['margin_over_best_member']:+.4f} GAP@20 over the best "
+             f"single model ({result['best_member']})"]
+    if result.get('margin_over_first_ensemble') is not None:
+        lines[0] += f", {result['margin_over_first_ensemble']:+.4f} over the first ensemble"
+    for student in result.get('students') or []:
+        if student.get('margin') is not None:
+            lines.append(f"{student['student']} ({student['family']}) {student['margin']:+.4f} "
+                         f"over {student['family']} trained alone")
+    return lines
+
+
 def failure_message(node: Optional[str], error: BaseException, batch_size: int,
                     preset: str) -> str:
     """The cause of a failed run in one sentence, named after its component."""

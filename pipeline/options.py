@@ -87,6 +87,7 @@ class RunOptions:
     choose_subset: bool = False
     ensemble_weighting: str = configs.ENSEMBLE_WEIGHTING
     distill: Tuple[str, ...] = configs.DISTILL_FAMILIES
+    distill_levels: int = configs.DISTILL_LEVELS
     gap_floor: float = configs.GAP_FLOOR
     max_gap_regression: float = configs.MAX_GAP_REGRESSION
     min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR
@@ -117,9 +118,17 @@ class RunOptions:
             raise ValueError(f'train_examples must be >= 0, got {self.train_examples}')
         if self.epochs is not None and self.epochs <= 0:
             raise ValueError(f'epochs must be > 0, got {self.epochs}')
-        if len(self.distill) > configs.MAX_DISTILL_LEVELS:
-            raise ValueError(f'at most {configs.MAX_DISTILL_LEVELS} distillation levels, '
-                             f'got {len(self.distill)}')
+        if not 1 <= self.distill_levels <= configs.MAX_DISTILL_LEVELS:
+            raise ValueError(f'distill_levels must be in 1..{configs.MAX_DISTILL_LEVELS}, '
+                             f'got {self.distill_levels}')
+        students = len(self.distill) * self.distill_levels
+        if students > configs.MAX_STUDENTS:
+            raise ValueError(f'at most {configs.MAX_STUDENTS} students (--distill families x '
+                             f'--distill-levels), got {students}')
+        if len(self.families) + students > configs.MAX_ENSEMBLE_MEMBERS:
+            raise ValueError(f'the final ensemble can hold {configs.MAX_ENSEMBLE_MEMBERS} '
+                             f'models; {len(self.families)} families and {students} '
+                             'students are too many')
         fixed = sorted({'family', 'train_examples'} & set(self.training_overrides))
         if fixed:
             raise ValueError(f'training options {fixed} are set by --families/--distill and '
@@ -128,6 +137,25 @@ class RunOptions:
         # family, preset or training option fails here, naming it.
         for family in (*self.families, *self.distill):
             self.training_config(family)
+
+    def students(self) -> Tuple[Tuple[Tuple[str, str], ...], ...]:
+        """Per distillation level, its students as (name, family): student_1, student_2, ..."""
+        count = len(self.distill)
+        return tuple(tuple((f'student_{level * count + index + 1}', family)
+                           for index, family in enumerate(self.distill))
+                     for level in range(self.distill_levels if count else 0))
+
+    def ensembles(self) -> Tuple[str, ...]:
+        """The ensembles a run builds, first (the teacher) to final (the artifact)."""
+        if not self.distill:
+            return ('ensemble',)
+        levels = range(1, self.distill_levels)
+        return ('ensemble', *(f'ensemble_{level}' for level in levels), configs.FINAL_ENSEMBLE)
+
+    def model_names(self) -> Tuple[str, ...]:
+        """Every model a run trains or builds, each judged and pushed under its name."""
+        students = tuple(name for level in self.students() for name, _ in level)
+        return (*self.families, *students, *self.ensembles())
 
     def training_config(self, family: str) -> TrainingConfig:
         """The one TrainingConfig of `family`'s Trainer (or Distiller student)."""
@@ -182,8 +210,12 @@ class RunOptions:
         add('--choose-subset', action='store_true',
             help='over budget: keep the best subset of members that fits')
         add('--distill', default=','.join(configs.DISTILL_FAMILIES),
-            help="student family per distillation level, e.g. 'dbof,netvlad' "
-                 "(the ensemble teaches level 1); 'none' to skip")
+            help="the students' families, e.g. 'dbof,netvlad': the first ensemble "
+                 "teaches one student of each, and the final ensemble is chosen from "
+                 "the members and the students; 'none' to skip")
+        add('--distill-levels', type=int, default=configs.DISTILL_LEVELS,
+            help='rounds of distillation: round 2 is taught by the ensemble of the '
+                 'members and the round-1 students')
         add('--gap-floor', type=float, default=configs.GAP_FLOOR)
         add('--max-gap-regression', type=float, default=configs.MAX_GAP_REGRESSION,
             help='blessing allows at most this GAP@20 loss against the last pushed model')
@@ -219,6 +251,7 @@ class RunOptions:
             quantization=args.quantization,
             size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
             distill=() if args.distill == 'none' else _names(args.distill),
+            distill_levels=args.distill_levels,
             gap_floor=args.gap_floor, max_gap_regression=args.max_gap_regression,
             min_gain_over_prior=args.min_gain_over_prior,
             bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction,

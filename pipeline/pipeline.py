@@ -3,9 +3,13 @@
 YT8MExampleGen (every record checked) -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
 ValidationGate -> Transform -> LabelPrior -> Evaluator-prior (the floor) and
 Trainer-<family> (one per family) -> Quantizer-<family> -> EnsembleBuilder
-(one size-checked graph) -> BaselineLookup/Evaluator/BlessingGate/Pusher per
-model and for the ensemble -> Distiller-student-<level> (the ensemble
-teaches, each student teaches the next level) -> Report.
+(the first ensemble: the teacher) -> Distiller-student-<n> (one student per
+`--distill` family, all taught by the first ensemble) -> Quantizer-student-<n>
+-> EnsembleBuilder-final (the seed's final artifact: one size-checked graph
+chosen from the members and the students) -> BaselineLookup/Evaluator/
+BlessingGate/Pusher per model and per ensemble -> Report. With
+`--distill-levels 2` the level-1 ensemble (`ensemble_1`) teaches a second
+round of students and `final` holds both rounds.
 
 Three splits (yt8m/splits.py), each with one job: Trainers, Distillers and
 LabelPrior fit on `train`; early stopping, the Quantizers' check and the
@@ -217,6 +221,31 @@ def create_pipeline(
         nodes.extend(judged.nodes)
         return judged
 
+    def quantized(name: str, model, model_run):
+        """The member as it enters an ensemble: quantized the seed's way, or as is."""
+        if not options.quantization_mode:
+            return model
+        quantizer = Quantizer(model=model, model_run=model_run, examples=examples,
+                              quantization=options.quantization_mode,
+                              selection_split=configs.SELECT_SPLIT,
+                              ).with_id(node_id('Quantizer', name))
+        nodes.append(quantizer)
+        report_inputs[name]['quantized_model'] = quantizer.outputs['quantized_model']
+        return quantizer.outputs['quantized_model']
+
+    def ensemble_of(name: str, members: Dict[str, object]):
+        """One EnsembleBuilder over `members`, fitted on select, judged on test."""
+        builder = EnsembleBuilder(
+            models=members, examples=examples, weighting=options.ensemble_weighting,
+            size_budget_bytes=options.size_budget_bytes, choose_subset=options.choose_subset,
+            selection_split=configs.SELECT_SPLIT)
+        if name != 'ensemble':
+            builder = builder.with_id(node_id('EnsembleBuilder', name))
+        nodes.append(builder)
+        report_inputs[name] = {'model': builder.outputs['model'],
+                               **judge(name, builder.outputs['model']).report_channels()}
+        return builder.outputs['model']
+
     ensemble_members = {}
     for family in options.families:
         config = options.training_config(family)
@@ -234,41 +263,30 @@ def create_pipeline(
         report_inputs[family] = {'model': trainer.outputs['model'],
                                  'model_run': trainer.outputs['model_run'],
                                  **judged.report_channels()}
-        ensemble_members[family] = trainer.outputs['model']
-        if options.quantization_mode:
-            quantizer = Quantizer(model=trainer.outputs['model'],
-                                  model_run=trainer.outputs['model_run'], examples=examples,
-                                  quantization=options.quantization_mode,
-                                  selection_split=configs.SELECT_SPLIT,
-                                  ).with_id(node_id('Quantizer', family))
-            nodes.append(quantizer)
-            ensemble_members[family] = quantizer.outputs['quantized_model']
-            report_inputs[family]['quantized_model'] = quantizer.outputs['quantized_model']
+        ensemble_members[family] = quantized(family, trainer.outputs['model'],
+                                             trainer.outputs['model_run'])
 
-    # The pipeline's final artifact: one size-checked graph holding every member.
-    ensemble = EnsembleBuilder(
-        models=ensemble_members, examples=examples, weighting=options.ensemble_weighting,
-        size_budget_bytes=options.size_budget_bytes, choose_subset=options.choose_subset,
-        selection_split=configs.SELECT_SPLIT)
-    nodes.append(ensemble)
-    report_inputs['ensemble'] = {'model': ensemble.outputs['model'],
-                                 **judge('ensemble', ensemble.outputs['model']).report_channels()}
-
-    # Distillation levels: the ensemble teaches student 1, student 1 teaches
-    # student 2, ...; teacher and student families may differ.
-    teacher = ensemble.outputs['model']
-    for level, student_family in enumerate(options.distill, start=1):
-        name = f'student_{level}'
-        distiller = Distiller(
-            teacher_model=teacher, examples=examples, transform_graph=transform_graph,
-            training_config=options.training_config(student_family), code_identity=identity,
-            train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
-        ).with_id(node_id('Distiller', name))
-        nodes.append(distiller)
-        report_inputs[name] = {'model': distiller.outputs['model'],
-                               'model_run': distiller.outputs['model_run'],
-                               **judge(name, distiller.outputs['model']).report_channels()}
-        teacher = distiller.outputs['model']
+    # The first ensemble (members only) teaches every student of a level; the
+    # ensemble of the members and all students so far teaches the next level.
+    # The last one is the final artifact; without distillation it is the first.
+    teacher = ensemble_of('ensemble', dict(ensemble_members))
+    for level, students in enumerate(options.students(), start=1):
+        for name, student_family in students:
+            distiller = Distiller(
+                teacher_model=teacher, examples=examples, transform_graph=transform_graph,
+                training_config=options.training_config(student_family),
+                code_identity=identity,
+                train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
+            ).with_id(node_id('Distiller', name))
+            nodes.append(distiller)
+            report_inputs[name] = {'model': distiller.outputs['model'],
+                                   'model_run': distiller.outputs['model_run'],
+                                   **judge(name, distiller.outputs['model']).report_channels()}
+            ensemble_members[name] = quantized(name, distiller.outputs['model'],
+                                               distiller.outputs['model_run'])
+        last = level == options.distill_levels
+        teacher = ensemble_of(configs.FINAL_ENSEMBLE if last else f'ensemble_{level}',
+                              dict(ensemble_members))
 
     # No half-results: every push waits until every model of the run is built
     # and judged, so a run that fails on the way (an ensemble over budget, a

@@ -41,7 +41,7 @@ FAMILY = 'dbof'
 # quantized in benchmarks/bench_quantizer.py and bench_final_artifact.py; a
 # GRU here cost ~115 s of Trainer, Quantizer and Evaluator on 2 cores.
 FAMILIES = ('dbof', 'netfv')
-MODELS = FAMILIES + ('ensemble', 'student_1')
+MODELS = FAMILIES + ('ensemble', 'student_1', 'final')
 MIN_GAIN = 0.02
 # local_runner's layout under --output-root.
 ROOT, METADATA = 'pipeline_root', os.path.join('metadata', 'metadata.db')
@@ -102,7 +102,8 @@ def _run_local(tmp, data_root):
 
 
 def _model_dir(tmp, name):
-    producer = {'ensemble': 'EnsembleBuilder', 'student_1': 'Distiller-student-1',
+    producer = {'ensemble': 'EnsembleBuilder', 'final': 'EnsembleBuilder-final',
+                'student_1': 'Distiller-student-1',
                 'prior': 'LabelPrior'}.get(name, node_id('Trainer', name))
     (path,) = glob.glob(str(tmp / ROOT / producer / 'model' / '*' / 'Format-Serving'))
     return path
@@ -194,25 +195,33 @@ def test_evaluator_gap_equals_gap_of_the_model(pipeline_run):
     assert 0 <= recorded['hit_at_1'] <= 1 and 0 <= recorded['perr'] <= 1
 
 
-def test_final_ensemble_holds_every_member_and_averages_them(pipeline_run):
+@pytest.mark.parametrize('name,builder,members', [
+    ('ensemble', 'EnsembleBuilder', FAMILIES),
+    # The seed's final artifact: chosen from the members and the student.
+    ('final', 'EnsembleBuilder-final', FAMILIES + ('student_1',))])
+def test_each_ensemble_holds_its_members_and_averages_them(pipeline_run, name, builder,
+                                                           members):
     tmp, data_root = pipeline_run
-    (ensemble_dir,) = glob.glob(str(tmp / ROOT / 'EnsembleBuilder' / 'model' / '*'))
+    (ensemble_dir,) = glob.glob(str(tmp / ROOT / builder / 'model' / '*'))
     report = json.load(open(os.path.join(ensemble_dir, 'ensemble_report.json')))
+    assert [member['name'] for member in report['members']] == list(members)
     weights = report['weights']
-    assert set(weights) == set(FAMILIES) and sum(weights.values()) == pytest.approx(1.0)
+    assert set(weights) == set(report['chosen_subset']) <= set(members)
+    assert sum(weights.values()) == pytest.approx(1.0)
     records = tf.constant([r.numpy() for r in tf.data.TFRecordDataset(
         sorted(glob.glob(str(data_root / 'validate*.tfrecord'))))])
-    ensemble = tf.saved_model.load(_model_dir(tmp, 'ensemble')).signatures['serving_default'](
+    ensemble = tf.saved_model.load(_model_dir(tmp, name)).signatures['serving_default'](
         examples=records)
-    members = []
-    for family in weights:
-        # Members enter the ensemble quantized.
-        (member,) = glob.glob(str(tmp / ROOT / node_id('Quantizer', family) / 'quantized_model'
-                                  / '*' / 'Format-Serving'))
-        member_out = tf.saved_model.load(member).signatures['serving_default'](examples=records)
-        members.append(member_out[features.PROBABILITIES].numpy())
+    outputs = []
+    for member in weights:
+        # Members (students too) enter the ensemble quantized.
+        (member_dir,) = glob.glob(str(tmp / ROOT / node_id('Quantizer', member)
+                                      / 'quantized_model' / '*' / 'Format-Serving'))
+        member_out = tf.saved_model.load(member_dir).signatures['serving_default'](
+            examples=records)
+        outputs.append(member_out[features.PROBABILITIES].numpy())
     # The weighted mean of probabilities or of logits, whichever the fit kept.
-    expected = weight_search.combine(members, list(weights.values()), report['combination'])
+    expected = weight_search.combine(outputs, list(weights.values()), report['combination'])
     np.testing.assert_allclose(ensemble[features.PROBABILITIES].numpy(), expected, atol=1e-5)
 
 
@@ -221,7 +230,7 @@ def test_submission_of_the_pushed_ensemble_scores_the_evaluators_gap(pipeline_ru
     tmp, data_root = pipeline_run
     output = str(tmp / 'submission.csv')
     batch_predict.predict(str(data_root / 'validate*.tfrecord'),
-                          str(tmp / 'serving_model' / configs.serving_model_name('ensemble')),
+                          str(tmp / 'serving_model' / configs.serving_model_name('final')),
                           output, batch_size=16)
     rows = batch_predict.read_submission(output)
     videos = [video for path in sorted(glob.glob(str(data_root / 'validate*.tfrecord')))
@@ -234,7 +243,7 @@ def test_submission_of_the_pushed_ensemble_scores_the_evaluators_gap(pipeline_ru
         assert len(classes) == features.TOP_K and np.all(np.diff(scores) <= 0)
         predictions[row, classes] = scores
     labels = np.stack([video[features.LABELS_MULTI_HOT] for video in videos])
-    assert eval_util.gap_at_k(predictions, labels) == pytest.approx(_gap(tmp, 'ensemble'),
+    assert eval_util.gap_at_k(predictions, labels) == pytest.approx(_gap(tmp, 'final'),
                                                                    abs=1e-4)
 
 
@@ -249,6 +258,20 @@ def test_report_and_lineage(pipeline_run, capsys):
     assert '| early stopping, kept checkpoint (student_1) | select | 28 |' in text
     assert '| ensemble weights (ensemble) | select | 28 |' in text
     assert '| ensemble averaging (ensemble) | select |' in text
+    assert '| ensemble weights (final) | select | 28 |' in text
+    # The seed's result: the final ensemble against its parts, on test.
+    result = json.load(open(os.path.join(run_dir, 'report.json')))['seed_result']
+    assert result['final_gap_at_20'] == pytest.approx(_gap(tmp, 'final'))
+    best = max(FAMILIES, key=lambda family: _gap(tmp, family))
+    assert result['best_member'] == best
+    assert result['margin_over_best_member'] == pytest.approx(
+        _gap(tmp, 'final') - _gap(tmp, best))
+    assert result['margin_over_first_ensemble'] == pytest.approx(
+        _gap(tmp, 'final') - _gap(tmp, 'ensemble'))
+    (student,) = result['students']
+    assert student['student'] == 'student_1' and student['family'] == 'dbof'
+    assert student['margin'] == pytest.approx(_gap(tmp, 'student_1') - _gap(tmp, 'dbof'))
+    assert "## The seed's result (test split)" in text and '| student_1 | dbof |' in text
     assert '| blessing (candidate against the label prior) | test | 28 |' in text
     assert os.path.getsize(os.path.join(run_dir, 'gap_vs_size.png')) > 1000
     assert os.path.getsize(os.path.join(run_dir, 'learning_curves.png')) > 1000
@@ -352,12 +375,14 @@ def test_the_console_tells_the_story_and_the_log_keeps_everything(pipeline_run):
     lines = console.splitlines()
     assert len(lines) < CONSOLE_LINE_BUDGET, len(lines)
     for node in ('YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-netfv',
-                 'EnsembleBuilder', 'Distiller-student-1', 'Pusher-ensemble', 'Report'):
+                 'EnsembleBuilder', 'Distiller-student-1', 'Quantizer-student-1',
+                 'EnsembleBuilder-final', 'Pusher-final', 'Report'):
         assert any(line.strip().startswith(f'{node} ') for line in lines), node
     assert any('Trainer-dbof' in line and 'best select GAP@20' in line for line in lines)
     assert any('YT8MExampleGen' in line and 'records read' in line for line in lines)
     assert any('[main] step' in line for line in lines)        # the Trainers' progress
     assert 'GAP@20  Hit@1' in console and 'Report:' in console
+    assert 'GAP@20 over the best single model' in console
     log_path = console.split('Full log:')[-1].strip().split()[0]
     log = open(log_path).read()
     assert 'Component Trainer-dbof is running.' in log and 'Running launcher for' in log

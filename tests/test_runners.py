@@ -201,7 +201,7 @@ def test_pushes_wait_for_every_model_to_be_judged(tmp_path):
     nodes = {node.id: node for node in pipeline.components}
     gates = {name for name in nodes if name.startswith('BlessingGate-')}
     pushers = [node for name, node in nodes.items() if name.startswith('Pusher-')]
-    assert len(gates) == len(pushers) == 4
+    assert len(gates) == len(pushers) == 5   # dbof, netvlad, ensemble, student_1, final
     for pusher in pushers:
         assert gates <= {node.id for node in pusher.upstream_nodes}, pusher.id
     # Every custom component carries the code fingerprint (its cache key sees edits).

@@ -71,15 +71,15 @@ def test_choosers_read_train_and_select_and_evaluators_read_test_only(nodes):
             assert splits.TEST not in sum(params.values(), []), node_id
     kinds = {_kind(node_id) for node_id in read}
     assert {'Trainer', 'Distiller', 'Quantizer', 'EnsembleBuilder', 'Evaluator'} <= kinds
-    assert sum(_kind(n) == 'Evaluator' for n in read) == 1 + 2 + 1 + 2   # prior, families,
-    #                                                  ensemble, two distillation levels
+    # prior, families, first ensemble, two students, final ensemble
+    assert sum(_kind(n) == 'Evaluator' for n in read) == 1 + 2 + 1 + 2 + 1
 
 
 def test_every_blessing_compares_test_evaluations(nodes):
     evaluations = {node.outputs['evaluation'] for node_id, node in nodes.items()
                    if _kind(node_id) == 'Evaluator'}
     gates = [node for node_id, node in nodes.items() if _kind(node_id) == 'BlessingGate']
-    assert len(gates) == 5
+    assert len(gates) == 6
     for gate in gates:
         for key in ('evaluation', 'prior_evaluation'):
             channel = gate.inputs[key]
@@ -118,3 +118,46 @@ def _parse(argv):
     parser = argparse.ArgumentParser()
     RunOptions.add_arguments(parser)
     return parser.parse_args(argv)
+
+
+def test_the_final_ensemble_is_chosen_from_the_members_and_the_students(nodes):
+    """The seed's artifact: the first ensemble teaches students of two families,
+    the final ensemble is chosen from the members and those students."""
+    final = nodes['EnsembleBuilder-final']
+    assert json.loads(final.exec_properties['member_names']) == [
+        'dbof', 'netvlad', 'student_1', 'student_2']
+    producers = sorted(channel.producer_component_id for key, channel in final.inputs.items()
+                       if key.startswith('model_'))
+    assert producers == ['Quantizer-dbof', 'Quantizer-netvlad', 'Quantizer-student-1',
+                         'Quantizer-student-2']
+    for student, family in (('student-1', 'dbof'), ('student-2', 'netvlad')):
+        distiller = nodes[f'Distiller-{student}']
+        assert distiller.inputs['teacher_model'].producer_component_id == 'EnsembleBuilder'
+        assert json.loads(distiller.exec_properties['training_config'])['family'] == family
+    assert 'Pusher-final' in nodes and 'Evaluator-final' in nodes
+
+
+def test_a_second_distillation_round_is_taught_by_the_level_one_ensemble(tmp_path):
+    pipeline = create_pipeline(
+        PipelinePaths(pipeline_root=str(tmp_path / 'root'), data_root=str(tmp_path / 'data'),
+                      serving_model_dir=str(tmp_path / 'serving'),
+                      report_dir=str(tmp_path / 'report')),
+        RunOptions(families=('dbof', 'netvlad'), distill=('dbof',), distill_levels=2,
+                   train_examples=1000))
+    nodes = {node.id: node for node in pipeline.components}
+    teacher = lambda name: nodes[name].inputs['teacher_model'].producer_component_id  # noqa
+    assert teacher('Distiller-student-1') == 'EnsembleBuilder'
+    assert teacher('Distiller-student-2') == 'EnsembleBuilder-ensemble-1'
+    assert json.loads(nodes['EnsembleBuilder-ensemble-1'].exec_properties['member_names']) == [
+        'dbof', 'netvlad', 'student_1']
+    assert json.loads(nodes['EnsembleBuilder-final'].exec_properties['member_names']) == [
+        'dbof', 'netvlad', 'student_1', 'student_2']
+
+
+def test_too_many_students_or_members_are_refused():
+    with pytest.raises(ValueError, match='at most 4 students'):
+        RunOptions(families=('dbof',), distill=('dbof', 'netvlad', 'logistic'),
+                   distill_levels=2, train_examples=100)
+    with pytest.raises(ValueError, match='can hold 8 models'):
+        RunOptions(families=('dbof', 'netvlad', 'netfv', 'gru', 'lstm'),
+                   distill=('dbof', 'netvlad'), distill_levels=2, train_examples=100)

@@ -15,7 +15,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components import artifact_files, io_utils
-from components.report.members import MEMBER_NAMES
+from components.report.members import FINAL_ENSEMBLE, FIRST_ENSEMBLE, MEMBER_NAMES
 from components.tfma_metrics import candidate_metrics
 from yt8m import features, integrity, splits, vocabulary
 
@@ -39,6 +39,8 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
     run = _single(input_dict, f'{name}_model_run')
     summary = artifact_files.read_json(run.uri, artifact_files.TRAINING_SUMMARY) if run else None
     if summary is not None:
+        row['family'] = summary.get('family')
+        row['distilled'] = bool(summary.get('distilled'))
         row['training_seconds'] = summary.get('training_seconds')
         row['num_parameters'] = summary.get('num_parameters')
         row['curve'] = summary.get('curve') or []
@@ -138,6 +140,62 @@ def render_input_quality(quality: Optional[dict], limit: int = 20) -> List[str]:
     return lines
 
 
+def seed_result(rows) -> Optional[Dict[str, Any]]:
+    """The seed's claim on test: the final ensemble against its parts.
+
+    Margins of the final ensemble over the best model trained alone and over
+    the first (undistilled) ensemble, and of every student over its family
+    trained alone. None when the run built no final ensemble.
+    """
+    by_name = {row['member']: row for row in rows if row.get('gap_at_20') is not None}
+    final = by_name.get(FINAL_ENSEMBLE)
+    alone = [row for row in by_name.values()
+             if row.get('family') and not row.get('distilled')]
+    if final is None or not alone:
+        return None
+    best = max(alone, key=lambda row: row['gap_at_20'])
+    first = by_name.get(FIRST_ENSEMBLE)
+    family_gap = {row['family']: row['gap_at_20'] for row in alone}
+    students = [{'student': row['member'], 'family': row['family'],
+                 'gap_at_20': row['gap_at_20'],
+                 'family_alone_gap_at_20': family_gap.get(row['family']),
+                 'margin': (row['gap_at_20'] - family_gap[row['family']]
+                            if row['family'] in family_gap else None)}
+                for row in by_name.values() if row.get('distilled')]
+    return {'final_gap_at_20': final['gap_at_20'],
+            'final_members': (final.get('ensemble') or {}).get('chosen_subset'),
+            'best_member': best['member'], 'best_member_gap_at_20': best['gap_at_20'],
+            'margin_over_best_member': final['gap_at_20'] - best['gap_at_20'],
+            'first_ensemble_gap_at_20': first['gap_at_20'] if first else None,
+            'margin_over_first_ensemble': (final['gap_at_20'] - first['gap_at_20']
+                                           if first else None),
+            'students': students}
+
+
+def render_seed_result(result: Optional[Dict[str, Any]]) -> List[str]:
+    if not result:
+        return []
+    lines = ["## The seed's result (test split)", '',
+             f"The final ensemble ({', '.join(result['final_members'] or [])}) scores "
+             f"GAP@20 {_fmt(result['final_gap_at_20'])}: "
+             f"{result['margin_over_best_member']:+.4f} against the best model trained "
+             f"alone ({result['best_member']}, {_fmt(result['best_member_gap_at_20'])})"]
+    if result['first_ensemble_gap_at_20'] is not None:
+        lines[-1] += (f" and {result['margin_over_first_ensemble']:+.4f} against the first "
+                      f"(undistilled) ensemble ({_fmt(result['first_ensemble_gap_at_20'])})")
+    lines[-1] += '.'
+    if result['students']:
+        lines += ['', '| student | family | GAP@20 | family trained alone | margin |',
+                  '|---|---|---|---|---|']
+        for student in result['students']:
+            margin = student['margin']
+            lines.append(f"| {student['student']} | {student['family']} | "
+                         f"{_fmt(student['gap_at_20'])} | "
+                         f"{_fmt(student['family_alone_gap_at_20'])} | "
+                         f"{'-' if margin is None else f'{margin:+.4f}'} |")
+    return lines + ['']
+
+
 def split_sizes(quality: Optional[dict]) -> Dict[str, int]:
     return dict((quality or {}).get('good_records') or {})
 
@@ -204,6 +262,7 @@ def render_markdown(rows, samples, sample_model, quality: Optional[dict] = None)
               'every video): a model is blessed only if it beats that row by the margin.',
               '', '![GAP@20 versus model size](gap_vs_size.png)', '',
               '![select GAP@20 while training](learning_curves.png)', '']
+    lines += render_seed_result(seed_result(rows))
     lines += render_choices(rows, quality)
     lines += render_input_quality(quality)
     if samples:
@@ -331,8 +390,8 @@ class Executor(base_executor.BaseExecutor):
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.md'), 'w') as f:
             f.write(render_markdown(rows, samples, best['member'] if best else '', quality))
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.json'), 'w') as f:
-            json.dump({'members': rows, 'samples': samples, 'input_records': quality}, f,
-                      indent=1, default=str)
+            json.dump({'members': rows, 'seed_result': seed_result(rows), 'samples': samples,
+                       'input_records': quality}, f, indent=1, default=str)
         plot_gap_versus_size(rows, os.path.join(report.uri, 'gap_vs_size.png'))
         plot_learning_curves(rows, os.path.join(report.uri, 'learning_curves.png'))
         stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')

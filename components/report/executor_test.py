@@ -32,3 +32,25 @@ def test_plots_show_quantized_sizes_and_the_kept_checkpoint(tmp_path):
     executor.plot_learning_curves(rows, str(tmp_path / 'curves.png'))
     assert (tmp_path / 'gap.png').stat().st_size > 1000
     assert (tmp_path / 'curves.png').stat().st_size > 1000
+
+
+def test_seed_result_measures_the_final_ensemble_against_its_parts():
+    rows = [{'member': 'prior', 'gap_at_20': 0.1},
+            {'member': 'dbof', 'family': 'dbof', 'distilled': False, 'gap_at_20': 0.50},
+            {'member': 'netvlad', 'family': 'netvlad', 'distilled': False, 'gap_at_20': 0.40},
+            {'member': 'ensemble', 'gap_at_20': 0.51},
+            {'member': 'student_1', 'family': 'dbof', 'distilled': True, 'gap_at_20': 0.52},
+            {'member': 'student_2', 'family': 'netvlad', 'distilled': True, 'gap_at_20': 0.38},
+            {'member': 'final', 'gap_at_20': 0.53,
+             'ensemble': {'chosen_subset': ['dbof', 'student_1', 'student_2']}}]
+    result = executor.seed_result(rows)
+    assert result['best_member'] == 'dbof'      # students and ensembles are not "alone"
+    assert abs(result['margin_over_best_member'] - 0.03) < 1e-9
+    assert abs(result['margin_over_first_ensemble'] - 0.02) < 1e-9
+    margins = {s['student']: round(s['margin'], 6) for s in result['students']}
+    assert margins == {'student_1': 0.02, 'student_2': -0.02}
+    text = '\n'.join(executor.render_seed_result(result))
+    assert '(dbof, student_1, student_2)' in text and '+0.0300' in text
+    assert '| student_2 | netvlad | 0.3800 | 0.4000 | -0.0200 |' in text
+    # No final ensemble (no distillation): nothing to claim.
+    assert executor.seed_result(rows[:4]) is None

@@ -6,8 +6,14 @@ component (and through it the pipeline's configuration).
 
 from models.presets import FAMILIES
 
-# Distillation levels a report has slots for (pipeline.configs checks the
-# pipeline asks for no more).
-MAX_STUDENTS = 3
-MEMBER_NAMES = ('prior',) + tuple(FAMILIES) + ('ensemble',) + tuple(
-    f'student_{level}' for level in range(1, MAX_STUDENTS + 1))
+# Students a report has slots for (pipeline.options checks the pipeline asks
+# for no more).
+MAX_STUDENTS = 4
+STUDENTS = tuple(f'student_{index}' for index in range(1, MAX_STUDENTS + 1))
+# The ensembles: the first (members only: the teacher), the teacher of a
+# second distillation round, and the final artifact.
+FIRST_ENSEMBLE, FINAL_ENSEMBLE = 'ensemble', 'final'
+ENSEMBLES = (FIRST_ENSEMBLE, 'ensemble_1', FINAL_ENSEMBLE)
+# In the order the report lists them: the floor, members, teacher, students, final.
+MEMBER_NAMES = (('prior',) + tuple(FAMILIES) + (FIRST_ENSEMBLE,) + STUDENTS
+                + ENSEMBLES[1:])
