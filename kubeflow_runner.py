@@ -246,6 +246,11 @@ def check_data_unchanged(spec: dict) -> None:
 
 def submit(args: argparse.Namespace, spec_file: str) -> str:
     caching = False if args.no_cache else None
+    suits = kfp_spec.targets_it_suits(kfp_spec.load(spec_file))
+    if args.target not in suits:
+        raise SystemExit(f'{spec_file}: compiled for --target {suits[0]} (GPU resources or a '
+                         f'Kubernetes platform document), not {args.target}; recompile it with '
+                         f'--target {args.target}')
     if args.target == 'kfp' and caching is None:
         check_data_unchanged(kfp_spec.load(spec_file)[0])
     if args.target == 'vertex':

@@ -99,9 +99,11 @@ def headline(kind: str, outputs: Dict[str, list]) -> str:
             if sizes:
                 text += '; ' + ', '.join(f'{name} {count:,}' for name, count in sizes.items())
             unread = json.loads(_prop(examples, 'unread_files', '[]') or '[]')
-            if unread:
-                text += (f"; {len(unread)} file(s) read by no split: "
-                         + ', '.join(os.path.basename(path) for path in unread))
+            count = _prop(examples, 'unread_count', len(unread))
+            if count:
+                shown = ', '.join(os.path.basename(path) for path in unread[:3])
+                text += (f"; {count} file(s) read by no split: {shown}"
+                         + (', ...' if count > 3 else ''))
             return text
         if kind in ('Trainer', 'Distiller') and 'model_run' in first:
             summary = artifact_files.read_json(first['model_run'].uri,

@@ -23,7 +23,7 @@ Task names are the node ids (`Trainer-dbof`), valid Argo names
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -34,6 +34,9 @@ PROJECT_ENTRYPOINT_MODULE = 'pipeline.kfp_entrypoint'
 # KFP uses `depends`, so a name may not start with a digit either.
 ARGO_NAME = re.compile(r'^[a-zA-Z][-a-zA-Z0-9]*$')
 ARGO_NAME_MAX = 128
+# KFP's Argo compiler adds a driver task `<task>-driver` beside every task
+# (backend/src/v2/compiler/argocompiler/dag.go, `task`): that name must pass too.
+DRIVER_SUFFIX = '-driver'
 # Remote filesystems the image can read (tf.io.gfile and Beam).
 CLUSTER_SCHEMES = {'kfp': ('gs://', 's3://'), 'vertex': ('gs://',)}
 # Node kinds whose task must never come from the cache.
@@ -43,6 +46,25 @@ EXAMPLE_GEN_TASK = 'YT8MExampleGen'
 
 class SpecError(ValueError):
     """The compiled spec would be refused, or would misbehave, on its target."""
+
+
+def targets_it_suits(docs: List[dict]) -> Tuple[str, ...]:
+    """The targets a compiled spec (`load`'s documents) can be submitted to.
+
+    A Kubernetes platform document or an `nvidia.com/gpu` accelerator is
+    open-source KFP's alone (Vertex's loader reads one YAML document, and
+    takes accelerator enum names such as NVIDIA_TESLA_T4, which KFP's Argo
+    compiler would pass to Kubernetes as a resource name).
+    """
+    accelerators = {(executor.get('container') or {}).get('resources', {})
+                    .get('accelerator', {}).get('type')
+                    for executor in docs[0].get('deploymentSpec', {}).get('executors', {}).values()}
+    accelerators.discard(None)
+    if len(docs) > 1 or any('/' in kind for kind in accelerators):
+        return ('kfp',)
+    if accelerators:
+        return ('vertex',)
+    return tuple(CLUSTER_SCHEMES)
 
 
 def load(spec_file: str) -> List[dict]:
@@ -68,8 +90,9 @@ def check_roots(target: str, roots: Dict[str, str]) -> None:
 
 
 def check_task_names(spec: dict) -> None:
-    """Every task and component name is a valid Argo template / DAG task name."""
-    names = list(spec['root']['dag']['tasks']) + list(spec['components'])
+    """Every task and component name, and each task's driver, is a valid Argo name."""
+    tasks = list(spec['root']['dag']['tasks'])
+    names = tasks + [task + DRIVER_SUFFIX for task in tasks] + list(spec['components'])
     bad = [name for name in names if not ARGO_NAME.match(name) or len(name) > ARGO_NAME_MAX]
     if bad:
         raise SpecError(f'names Argo refuses (it accepts {ARGO_NAME.pattern}): {sorted(bad)}')

@@ -290,6 +290,14 @@ class _KfpApiStub(_JsonApiStub):
                          'experiment_id': 'exp-1'})
 
 
+def test_a_spec_compiled_for_kfp_is_not_submitted_to_vertex(compiled):
+    """Its GPU is `nvidia.com/gpu` and it has a platform document: Vertex would fail on both."""
+    assert kfp_spec.targets_it_suits(kfp_spec.load(str(compiled))) == ('kfp',)
+    with pytest.raises(SystemExit, match='compiled for --target kfp'):
+        kubeflow_runner.main(['--submit-spec', str(compiled), '--target', 'vertex',
+                              '--project', 'p', '--region', 'us-central1'])
+
+
 def test_submit_sends_the_compiled_spec_unchanged_with_its_root(compiled, tmp_path):
     output = tmp_path / 'pipeline.yaml'
     output.write_bytes(compiled.read_bytes())
@@ -406,3 +414,12 @@ def test_the_kfp_data_fingerprint_lists_the_release_splits(tmp_path):
     first = kubeflow_runner._with_data_fingerprint(paths).data_fingerprint
     write_records(tmp_path / 'validate0001.tfrecord', [make_record(b'c')])
     assert first and kubeflow_runner._with_data_fingerprint(paths).data_fingerprint != first
+
+
+def test_a_task_whose_driver_name_argo_refuses_is_refused():
+    """KFP adds a driver task `<task>-driver`: 122 characters pass alone, not with it."""
+    name = 'T' + 'a' * (kfp_spec.ARGO_NAME_MAX - len(kfp_spec.DRIVER_SUFFIX))
+    spec = {'root': {'dag': {'tasks': {name: {}}}}, 'components': {}}
+    with pytest.raises(kfp_spec.SpecError, match=f'{name}-driver'):
+        kfp_spec.check_task_names(spec)
+    kfp_spec.check_task_names({'root': {'dag': {'tasks': {name[:-1]: {}}}}, 'components': {}})

@@ -107,6 +107,23 @@ def test_an_empty_select_split_fails_clearly():
         monitor.cache_batches(empty, 100)
 
 
+def test_the_select_cache_stays_under_its_byte_bound():
+    """A large select split: the cache stops at the bound, not at the split's end."""
+    import tensorflow as tf
+    from trainer import monitor
+    frames = tf.zeros([64, 300, 1152], tf.float32)   # 1.4 MB a video, 88 MB in all
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({'frames': frames, 'num_frames': tf.fill([64], 300)}, tf.zeros([64, 10]))).batch(8)
+    bound = 20 * 300 * 1152 * 4   # room for 20 videos: two batches of 8
+    batches = monitor.cache_batches(dataset, max_examples=10_000, max_bytes=bound)
+    assert sum(len(labels) for _, labels in batches) == 16
+    assert sum(labels.nbytes + sum(v.nbytes for v in inputs.values())
+               for inputs, labels in batches) <= bound
+    # Without a bound it holds all of them; one batch over the bound is still kept.
+    assert sum(len(labels) for _, labels in monitor.cache_batches(dataset, 10_000)) == 64
+    assert len(monitor.cache_batches(dataset, 10_000, max_bytes=1)) == 1
+
+
 def test_multi_worker_training_both_train_only_the_chief_exports(tmp_path):
     """Two local worker processes under MultiWorkerMirroredStrategy (TF_CONFIG on localhost)."""
     import json

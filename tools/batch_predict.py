@@ -1,7 +1,7 @@
 """Batch prediction with a pushed model: YT8M files in, a Kaggle submission out.
 
     python -m tools.batch_predict --input /data/yt8m/frame/test \\
-        --model outputs/serving_model/yt8m_ensemble --output submission.csv \\
+        --model outputs/serving_model/yt8m_final --output submission.csv \\
         [--batch-size 64] [-- --runner=DataflowRunner ...]
 
 Users score new videos with the pipeline's final artifact: the challenge's
@@ -79,7 +79,7 @@ def resolve_model_dir(model_path: str) -> str:
     if not versions:
         raise FileNotFoundError(
             f'{model_path}: neither a SavedModel nor a folder of numbered versions '
-            '(a Pusher destination such as outputs/serving_model/yt8m_ensemble)')
+            '(a Pusher destination such as outputs/serving_model/yt8m_final)')
     return os.path.join(model_path, max(versions, key=int))
 
 
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--input', required=True,
                         help='folder of YT8M frame-level files, a file, or a glob pattern')
-    parser.add_argument('--model', default='outputs/serving_model/yt8m_ensemble',
+    parser.add_argument('--model', default='outputs/serving_model/yt8m_final',
                         help='SavedModel folder or Pusher destination (newest version)')
     parser.add_argument('--output', required=True, help='CSV path (must not exist)')
     parser.add_argument('--batch-size', type=int, default=64)

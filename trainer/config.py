@@ -52,6 +52,10 @@ class TrainingConfig:
     # 10% of the budget), over at most `eval_examples` videos.
     eval_every_examples: int = 0
     eval_examples: int = 2048
+    # ... and at most this many bytes of cached select batches (1 GiB: about
+    # 750 full-length videos as float32 frames), so a Trainer's memory does
+    # not grow with the select split.
+    eval_cache_bytes: int = 1 << 30
     # Stop once eval GAP@20 has not improved for `patience` evaluations
     # (0: train the whole budget); the best weights are exported either way.
     patience: int = 3

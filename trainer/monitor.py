@@ -32,12 +32,26 @@ logger = logging.getLogger(__name__)
 LOG_EVERY_SECONDS = 30.0
 
 
-def cache_batches(dataset: tf.data.Dataset, max_examples: int) -> List[Tuple[dict, np.ndarray]]:
-    """Up to `max_examples` videos of a finite (inputs, labels) dataset, as numpy."""
-    batches, count = [], 0
+def cache_batches(dataset: tf.data.Dataset, max_examples: int,
+                  max_bytes: Optional[int] = None) -> List[Tuple[dict, np.ndarray]]:
+    """Up to `max_examples` videos of a finite (inputs, labels) dataset, as numpy.
+
+    `max_bytes` bounds the cache whatever the split's size (float32 frames
+    take 1.4 MB a full-length video, so 2048 of them would hold 2.8 GB in
+    every Trainer): caching stops before the batch that would pass it
+    (the first batch is always kept).
+    """
+    batches, count, size = [], 0, 0
     for inputs, labels in dataset:
-        batches.append(({k: v.numpy() for k, v in inputs.items()}, labels.numpy()))
-        count += len(batches[-1][1])
+        batch = ({k: v.numpy() for k, v in inputs.items()}, labels.numpy())
+        batch_bytes = labels.numpy().nbytes + sum(v.nbytes for v in batch[0].values())
+        if batches and max_bytes is not None and size + batch_bytes > max_bytes:
+            logger.info('Select videos for early stopping: %d (the cache bound of %d bytes)',
+                        count, max_bytes)
+            break
+        batches.append(batch)
+        count += len(batch[1])
+        size += batch_bytes
         if count >= max_examples:
             break
     if not batches:

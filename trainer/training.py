@@ -110,7 +110,8 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
             layers.start_at_label_prior(model, label_frequencies(train_ds, config.prior_examples))
     steps = config.budget_steps
     interval = evaluation_interval(config, steps)
-    eval_batches = monitor_lib.cache_batches(eval_ds, config.eval_examples)
+    eval_batches = monitor_lib.cache_batches(eval_ds, config.eval_examples,
+                                            config.eval_cache_bytes)
     monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, config.patience,
                                      log_dir=log_dir)
     logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, select GAP@20 '

@@ -17,6 +17,7 @@ from tfx.utils import path_utils
 from components import artifact_files, io_utils
 from components.report.members import FINAL_ENSEMBLE, FIRST_ENSEMBLE, MEMBER_NAMES
 from components.tfma_metrics import candidate_metrics
+from components.yt8m_example_gen.executor import render_unread
 from yt8m import features, integrity, splits, vocabulary
 
 logger = logging.getLogger(__name__)
@@ -133,10 +134,9 @@ def render_input_quality(quality: Optional[dict], limit: int = 20) -> List[str]:
         if len(quality['listed']) > limit:
             lines.append(f"- ... {quality['bad_records'] - limit} more in bad_records.md")
         lines.append('')
-    unread = quality.get('unread_files') or []
+    unread = render_unread(quality.get('unread_files') or [], quality.get('unread_count'))
     if unread:
-        lines += [f'{len(unread)} file(s) of the data root are read by no split:', '',
-                  *[f'- `{path}`' for path in unread], '']
+        lines += [*unread[1:], '']
     return lines
 
 

@@ -38,7 +38,7 @@ import hashlib
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import apache_beam as beam
 import tensorflow as tf
@@ -62,6 +62,8 @@ _PROBLEMS = 'problems'
 _LONG = 'long_videos'
 _DUPLICATES = 'duplicates'
 GZIP_MAGIC = b'\x1f\x8b'
+# Files no split reads: how many names the summary, lineage and console keep.
+UNREAD_NAMES_KEPT = 10
 # File names of the release's splits (train/validate/test shards).
 SHARD_PREFIXES = ('train', 'validate', 'test')
 
@@ -228,15 +230,18 @@ def render_markdown(summary: dict, policy: str, quarantine: str,
     if summary.get('split_rule'):
         sizes = ', '.join(f'{name} {count}' for name, count in summary['good_records'].items())
         lines += ['', f'Splits: {sizes}. Rule: {summary["split_rule"]}.']
-    lines += render_unread(summary.get('unread_files') or [])
+    lines += render_unread(summary.get('unread_files') or [], summary.get('unread_count'))
     return '\n'.join(lines) + '\n'
 
 
-def render_unread(unread: List[str]) -> List[str]:
-    if not unread:
+def render_unread(unread: List[str], count: Optional[int] = None) -> List[str]:
+    """The first names of the files no split reads, and how many there are in all."""
+    count = len(unread) if count is None else count
+    if not count:
         return []
-    return ['', f'{len(unread)} file(s) of the data root are read by no split:', '',
-            *[f'- `{path}`' for path in unread]]
+    more = [f'- ... and {count - len(unread)} more'] if count > len(unread) else []
+    return ['', f'{count} file(s) of the data root are read by no split:', '',
+            *[f'- `{path}`' for path in unread], *more]
 
 
 def stop_reason(bad: int, records_read: int, policy: str, max_fraction: float,
@@ -322,9 +327,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                   output_config)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         split_names = utils.generate_output_split_names(input_config, output_config)
-        self._unread_files = unread_files(input_base, [s.pattern for s in input_config.splits])
-        if self._unread_files:
-            logger.warning('%d files of %s are read by no split: %s', len(self._unread_files),
+        unread = unread_files(input_base, [s.pattern for s in input_config.splits])
+        # A bounded list: a data root may hold thousands of other files.
+        self._unread_count, self._unread_files = len(unread), unread[:UNREAD_NAMES_KEPT]
+        if unread:
+            logger.warning('%d files of %s are read by no split, first: %s', len(unread),
                            input_base, ', '.join(self._unread_files))
 
         rule_text = exec_properties.get('split_rule')
@@ -435,6 +442,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
         summary = artifact_files.read_json(examples.uri, artifact_files.BAD_RECORDS)
         summary['unread_files'] = self._unread_files
+        summary['unread_count'] = self._unread_count
         summary['duplicates'] = summary['by_kind'].get(DUPLICATE, 0)
         summary['good_records'] = {name: summary['good_records'].get(name, 0)
                                    for name in self._split_names}
@@ -445,6 +453,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             examples.set_string_custom_property('split_rule', summary['split_rule'])
         artifact_files.write_json(examples.uri, artifact_files.BAD_RECORDS, summary)
         examples.set_string_custom_property('unread_files', json.dumps(self._unread_files))
+        examples.set_int_custom_property('unread_count', self._unread_count)
         quarantine = os.path.join(examples.uri, artifact_files.QUARANTINE_DIR)
         markdown = os.path.join(examples.uri, artifact_files.BAD_RECORDS_MARKDOWN)
         with tf.io.gfile.GFile(markdown, 'w') as f:

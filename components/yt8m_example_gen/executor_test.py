@@ -133,6 +133,28 @@ def _gzip(path):
     return f'{path}.gz'
 
 
+def test_thousands_of_unread_files_are_counted_and_a_few_named(tmp_path):
+    from components.yt8m_example_gen.executor import UNREAD_NAMES_KEPT
+    root = tmp_path / 'data'
+    root.mkdir()
+    write_records(root / 'train0000.tfrecord', [make_record(b'a'), make_record(b'b', seed=1)])
+    write_records(root / 'validate0000.tfrecord', [make_record(b'c')])
+    for index in range(3000):
+        (root / f'notes{index:04d}.txt').write_text('')
+    examples = _run(root, tmp_path / 'out', 'fail')
+    summary = json.load(open(tmp_path / 'out' / artifact_files.BAD_RECORDS))
+    assert summary['unread_count'] == 3000
+    assert summary['unread_files'] == [str(root / f'notes{i:04d}.txt')
+                                       for i in range(UNREAD_NAMES_KEPT)]
+    assert examples.get_int_custom_property('unread_count') == 3000
+    assert len(json.loads(examples.get_string_custom_property('unread_files'))) == \
+        UNREAD_NAMES_KEPT
+    markdown = open(tmp_path / 'out' / artifact_files.BAD_RECORDS_MARKDOWN).read()
+    assert '3000 file(s) of the data root are read by no split' in markdown
+    assert f'... and {3000 - UNREAD_NAMES_KEPT} more' in markdown
+    assert 'notes2999.txt' not in markdown
+
+
 def test_files_no_split_reads_are_listed_and_a_gzip_shard_is_refused_by_name(tmp_path):
     root = tmp_path / 'data'
     root.mkdir()
