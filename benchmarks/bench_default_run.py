@@ -118,6 +118,9 @@ def main() -> None:
         name = 'label prior' if member['member'] == 'prior' else member['member']
         rows.append({'model': name, 'gap_at_20': member.get('gap_at_20'),
                      'hit_at_1': member.get('hit_at_1'), 'blessed': member.get('blessed')})
+        if member.get('ensemble'):   # what the select split chose
+            rows[-1].update({key: member['ensemble'].get(key)
+                             for key in ('weights', 'combination', 'fitted_on_split')})
     rows.insert(1, {'model': 'mean-pool logistic regression', **logistic})
     rows.append({'model': 'generator oracle', 'gap_at_20': oracle})
     for row in rows:
