@@ -10,8 +10,8 @@ trains the same model for `--steps` steps at the same batch size, twice:
   transform graph's own output, computed once), resampled as the Trainer
   resamples: the model's own speed;
 - `trainer`: through the Trainer's input pipeline (`trainer.input_pipeline`:
-  TFXIO over the GZIP Examples, the transform graph, frame sampling), as the
-  pipeline's Trainer runs it.
+  the GZIP Examples read, cached and parsed, the transform graph, frame
+  sampling), as the pipeline's Trainer runs it.
 
 Both time the training loop only (one evaluation at the end, on a few select
 videos) and print videos/s and the ratio trainer/memory, which the issue
@@ -36,9 +36,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks import bench_learning  # noqa: E402
 from benchmarks.common import report  # noqa: E402
 from models import presets  # noqa: E402
-from trainer import input_pipeline, sampling, training  # noqa: E402
+from trainer import input_pipeline, training  # noqa: E402
 from trainer.config import TrainingConfig  # noqa: E402
 from yt8m import features  # noqa: E402
 
@@ -52,22 +53,6 @@ def in_memory(files, transform_output, batch_size):
         lengths.append(inputs[features.NUM_FRAMES].numpy())
         labels.append(y.numpy())
     return np.concatenate(frames), np.concatenate(lengths), np.concatenate(labels)
-
-
-def memory_dataset(arrays, batch_size, resample):
-    frames, lengths, labels = arrays
-
-    def sample(inputs, y):
-        inputs[features.FRAMES] = sampling.sample_with_replacement(
-            inputs[features.FRAMES], inputs[features.NUM_FRAMES])
-        return inputs, y
-
-    dataset = (tf.data.Dataset.from_tensor_slices(
-        ({features.FRAMES: frames, features.NUM_FRAMES: lengths}, labels))
-        .shuffle(len(labels), seed=0).repeat().batch(batch_size))
-    if resample:
-        dataset = dataset.map(sample, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(2)
 
 
 def videos_per_second(config, train_ds, eval_ds) -> float:
@@ -107,7 +92,7 @@ def main() -> None:
                 return input_pipeline.make_dataset(select_files, transform_output,
                                                    args.batch_size, training=False)
             memory = videos_per_second(
-                config, memory_dataset(arrays, args.batch_size, resample), eval_ds())
+                config, bench_learning.train_dataset(arrays, args.batch_size, resample), eval_ds())
             pipeline = videos_per_second(
                 config, input_pipeline.make_dataset(
                     train_files, transform_output, args.batch_size, training=True,
