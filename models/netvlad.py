@@ -1,8 +1,13 @@
 """NetVLAD and NetFV (LOUPE, Miech et al. 2017; the winners' best family).
 
-Frame handling: order-free. Both read the `max_frames` sampled slots (every
-slot a real frame: sampled with replacement in training, every real frame at
-least once at prediction), so `num_frames` is not read and no mask is needed.
+Frame handling: order-free. Without `sample_frames` both read the
+`max_frames` sampled slots (every slot a real frame: sampled with
+replacement in training, every real frame at least once at prediction), so
+no mask is needed; with it they pick that many frames themselves
+(`layers.FrameSampler`, as DBoF), reading `num_frames`.
+Options for short budgets (presets.NetVLADConfig): a per-frame linear
+reduction before pooling, dropout on the pooled and the hidden vector, and
+the seed's N(0, 1/sqrt(K)) start of the FC to H.
 
 Per stream (rgb with K clusters, audio with K/2, as LOUPE and the winners):
   a = softmax(BN(x W))                       soft assignment to K clusters
@@ -22,7 +27,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from models import layers
-from models.presets import NetVLADConfig
+from models.presets import NetVLADConfig, reduced_size
 from yt8m import features
 
 # Keeps the NetFV covariances strictly positive (LOUPE's epsilon).
@@ -88,8 +93,12 @@ class VLADPooling(keras.layers.Layer):
 
 
 def _stream(frames: tf.Tensor, num_clusters: int, fisher: bool,
-            name: str) -> tf.Tensor:
-    """Soft assignment (FC -> BN -> softmax) then VLAD/FV pooling."""
+            name: str, config: NetVLADConfig) -> tf.Tensor:
+    """[Reduction FC,] soft assignment (FC -> BN -> softmax), VLAD/FV pooling."""
+    reduced = reduced_size(config, int(frames.shape[-1]))
+    if reduced != int(frames.shape[-1]):
+        frames = keras.layers.Dense(reduced, use_bias=False,
+                                    name=f'{name}_reduction_fc')(frames)
     logits = keras.layers.Dense(num_clusters, use_bias=False,
                                 name=f'{name}_assignment_fc')(frames)
     logits = layers.batch_norm(f'{name}_assignment_bn')(
@@ -106,20 +115,35 @@ def build_netvlad(config: NetVLADConfig, num_classes: int, max_frames: int,
     family = 'netfv' if fisher else 'netvlad'
     inputs = layers.model_inputs(max_frames, feature_size)
     x = inputs[features.FRAMES]
+    if config.sample_frames:
+        x = layers.FrameSampler(config.sample_frames, name='frame_sampler')(
+            x, inputs[features.NUM_FRAMES])
     if config.input_batch_norm:
         x = layers.batch_norm('input_bn')(x)
     rgb, audio = layers.split_rgb_audio(x)
     pooled = keras.layers.Concatenate(name='concat_streams')([
-        _stream(rgb, config.cluster_size, fisher, 'rgb'),
-        _stream(audio, config.cluster_size // 2, fisher, 'audio')])
+        _stream(rgb, config.cluster_size, fisher, 'rgb', config),
+        _stream(audio, config.cluster_size // 2, fisher, 'audio', config)])
+    if config.pooled_dropout:
+        pooled = keras.layers.Dropout(config.pooled_dropout,
+                                      name='pooled_dropout')(pooled)
+    # LOUPE's and the seed's start: the pooled vector has norm 1, so
+    # N(0, 1/sqrt(K)) gives hidden units of std ~1/sqrt(K) (0.25 at K=16),
+    # where Glorot over a 17,408-wide input gives ~0.01 and the MoE (kernels
+    # at std 1e-3) starts blind to the input.
+    kernel_init = (keras.initializers.RandomNormal(
+        stddev=1 / math.sqrt(config.cluster_size))
+        if config.hidden_init == 'seed' else 'glorot_uniform')
     if config.hidden_relu:
         hidden = keras.layers.Dense(config.hidden_size, use_bias=False,
+                                    kernel_initializer=kernel_init,
                                     name='hidden_fc')(pooled)
         hidden = layers.batch_norm('hidden_bn')(hidden)
         hidden = keras.layers.ReLU(max_value=6.0, name='hidden_relu6')(hidden)
     else:
-        hidden = keras.layers.Dense(config.hidden_size, name='hidden_fc')(
-            pooled)
+        hidden = keras.layers.Dense(config.hidden_size,
+                                    kernel_initializer=kernel_init,
+                                    name='hidden_fc')(pooled)
     if config.context_gating:
         hidden = layers.ContextGating(name='context_gating')(hidden)
     if config.dropout:

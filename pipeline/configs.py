@@ -65,6 +65,9 @@ ENSEMBLE_WEIGHTING = 'fitted'
 # members and the students so far as the teacher.
 DISTILL_FAMILIES = ('dbof', 'netvlad')
 DISTILL_LEVELS = 1
+# Out-of-fold soft labels (yt8m/folds.py): each member also trains this many
+# fold copies, and a train video is scored by the copies that did not see it.
+TEACHER_FOLDS = 2
 MAX_DISTILL_LEVELS = 2
 # Students the Report has slots for (MAX_STUDENTS); an ensemble holds at
 # most 8 models.

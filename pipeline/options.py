@@ -88,6 +88,9 @@ class RunOptions:
     ensemble_weighting: str = configs.ENSEMBLE_WEIGHTING
     distill: Tuple[str, ...] = configs.DISTILL_FAMILIES
     distill_levels: int = configs.DISTILL_LEVELS
+    # Fold copies per member for out-of-fold soft labels; 0: the teacher
+    # scores the videos it trained on.
+    teacher_folds: int = configs.TEACHER_FOLDS
     gap_floor: float = configs.GAP_FLOOR
     max_gap_regression: float = configs.MAX_GAP_REGRESSION
     min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR
@@ -121,6 +124,8 @@ class RunOptions:
         if not 1 <= self.distill_levels <= configs.MAX_DISTILL_LEVELS:
             raise ValueError(f'distill_levels must be in 1..{configs.MAX_DISTILL_LEVELS}, '
                              f'got {self.distill_levels}')
+        if self.teacher_folds < 0 or self.teacher_folds == 1:
+            raise ValueError(f'teacher_folds must be 0 (off) or >= 2, got {self.teacher_folds}')
         students = len(self.distill) * self.distill_levels
         if students > configs.MAX_STUDENTS:
             raise ValueError(f'at most {configs.MAX_STUDENTS} students (--distill families x '
@@ -157,12 +162,17 @@ class RunOptions:
         students = tuple(name for level in self.students() for name, _ in level)
         return (*self.families, *students, *self.ensembles())
 
-    def training_config(self, family: str) -> TrainingConfig:
-        """The one TrainingConfig of `family`'s Trainer (or Distiller student)."""
+    def training_config(self, family: str, student: bool = False) -> TrainingConfig:
+        """The one TrainingConfig of `family`'s Trainer (or, `student`, Distiller).
+
+        A member trains fold copies for the teacher when there are students;
+        a student trains none (a later level's teacher scores in-sample).
+        """
         base = TrainingConfig(
             family=family, preset=self.preset, batch_size=self.batch_size,
             learning_rate=self.learning_rate, patience=self.patience,
             ema_steps=self.ema_steps, distribution=self.distribution,
+            teacher_folds=0 if student or not self.distill else self.teacher_folds,
             # Before a runner resolves the budget, check the rest with a stand-in.
             train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES)
         return TrainingConfig.with_options(base, self.training_overrides)
@@ -216,6 +226,10 @@ class RunOptions:
         add('--distill-levels', type=int, default=configs.DISTILL_LEVELS,
             help='rounds of distillation: round 2 is taught by the ensemble of the '
                  'members and the round-1 students')
+        add('--teacher-folds', type=int, default=configs.TEACHER_FOLDS,
+            help='out-of-fold soft labels: every member trains this many fold copies and '
+                 'each train video is scored by the copies that did not train on it '
+                 '(0: the teacher scores its own training videos)')
         add('--gap-floor', type=float, default=configs.GAP_FLOOR)
         add('--max-gap-regression', type=float, default=configs.MAX_GAP_REGRESSION,
             help='blessing allows at most this GAP@20 loss against the last pushed model')
@@ -251,7 +265,7 @@ class RunOptions:
             quantization=args.quantization,
             size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
             distill=() if args.distill == 'none' else _names(args.distill),
-            distill_levels=args.distill_levels,
+            distill_levels=args.distill_levels, teacher_folds=args.teacher_folds,
             gap_floor=args.gap_floor, max_gap_regression=args.max_gap_regression,
             min_gain_over_prior=args.min_gain_over_prior,
             bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction,

@@ -274,7 +274,7 @@ def create_pipeline(
         for name, student_family in students:
             distiller = Distiller(
                 teacher_model=teacher, examples=examples, transform_graph=transform_graph,
-                training_config=options.training_config(student_family),
+                training_config=options.training_config(student_family, student=True),
                 code_identity=identity,
                 train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
             ).with_id(node_id('Distiller', name))

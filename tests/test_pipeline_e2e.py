@@ -32,7 +32,7 @@ from pipeline.options import PipelinePaths, RunOptions
 from pipeline.pipeline import create_pipeline, node_id
 from components.yt8m_example_gen.executor import BadDataError
 from tests.records import make_record, write_flawed_shards, write_records
-from yt8m import eval_util, features, reader, splits, synthetic
+from yt8m import eval_util, features, folds, reader, splits, synthetic
 
 FAMILY = 'dbof'
 # Two families train at the tiny preset inside the one DAG: an order-free one
@@ -223,6 +223,22 @@ def test_each_ensemble_holds_its_members_and_averages_them(pipeline_run, name, b
     # The weighted mean of probabilities or of logits, whichever the fit kept.
     expected = weight_search.combine(outputs, list(weights.values()), report['combination'])
     np.testing.assert_allclose(ensemble[features.PROBABILITIES].numpy(), expected, atol=1e-5)
+
+
+def test_the_student_learns_from_out_of_fold_soft_labels(pipeline_run):
+    """Each member trained fold copies, the teacher has one ensemble per fold, the
+    Distiller scored with them, and no fold copy was pushed."""
+    tmp, _ = pipeline_run
+    (scores,) = glob.glob(str(tmp / ROOT / 'Distiller-student-1' / 'teacher_scores' / '*'))
+    costs = json.load(open(os.path.join(scores, 'teacher_scores_costs.json')))
+    assert costs['soft_labels'] == 'out-of-fold' and costs['teacher_folds'] == 2
+    (teacher,) = glob.glob(str(tmp / ROOT / 'EnsembleBuilder' / 'model' / '*'))
+    assert len(folds.fold_model_dirs(teacher)) == 2
+    for family in FAMILIES:
+        (model,) = glob.glob(str(tmp / ROOT / node_id('Trainer', family) / 'model' / '*'))
+        assert len(folds.fold_model_dirs(model)) == 2
+    pushed = glob.glob(str(tmp / 'serving_model' / '**' / folds.FOLDS_DIR), recursive=True)
+    assert not pushed
 
 
 def test_submission_of_the_pushed_ensemble_scores_the_evaluators_gap(pipeline_run):

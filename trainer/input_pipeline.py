@@ -22,13 +22,13 @@ on one core, every epoch) and the transform graph (~1.6 ms a video). So:
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from trainer import sampling
-from yt8m import features, reader
+from yt8m import features, folds, reader
 
 # Bytes of serialized records per byte of GZIP file, assumed when deciding
 # whether a split fits the cache (measured ~1.1 on YouTube-8M-style
@@ -57,11 +57,14 @@ def fits_in_cache(files: List[str], cache_bytes: int) -> bool:
 
 def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: int = 0,
                 shuffle_buffer: int = 1024, num_epochs: Optional[int] = None,
-                cache_bytes: int = 0) -> tf.data.Dataset:
+                cache_bytes: int = 0,
+                exclude_fold: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
     """Batches of raw (untransformed) features (None epochs: repeats forever).
 
     The ExampleGen writes GZIP files (`*.gz`); other files are read as plain
     TFRecords. `cache_bytes`: hold the split in memory when it fits.
+    `exclude_fold=(fold, folds)` leaves out the videos of that teacher fold
+    (yt8m/folds.py): what a fold copy of a model trains on.
     """
     files = list_files(file_pattern)
     compression = 'GZIP' if all(path.endswith('.gz') for path in files) else ''
@@ -72,6 +75,10 @@ def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: i
         lambda name: tf.data.TFRecordDataset(name, compression_type=compression),
         cycle_length=min(len(files), 4), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not shuffle)
+    if exclude_fold is not None:
+        fold, num_folds = exclude_fold
+        records = records.filter(
+            lambda record: folds.record_fold(record, num_folds, features.ID) != fold)
     if shuffle and fits_in_cache(files, cache_bytes):
         records = records.cache()
     if shuffle:
@@ -84,7 +91,8 @@ def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: i
 def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOutput,
                  batch_size: int, training: bool, seed: int = 0,
                  shuffle_buffer: int = 1024, resample: bool = True,
-                 cache_bytes: int = 0) -> tf.data.Dataset:
+                 cache_bytes: int = 0,
+                 exclude_fold: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
     """Batches of ({frames, num_frames}, labels_multi_hot).
 
     Training: shuffled, frames resampled (unless `resample=False`: the model
@@ -93,7 +101,8 @@ def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOu
     """
     dataset = raw_dataset(file_pattern, batch_size, shuffle=training, seed=seed,
                           shuffle_buffer=shuffle_buffer, num_epochs=None if training else 1,
-                          cache_bytes=cache_bytes if training else 0)
+                          cache_bytes=cache_bytes if training else 0,
+                          exclude_fold=exclude_fold)
     transform_layer = tf_transform_output.transform_features_layer()
 
     @tf.autograph.experimental.do_not_convert   # plain tensor code: nothing to convert

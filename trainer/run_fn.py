@@ -9,13 +9,14 @@ the family is configuration, never a code path, as in the starter code's
 from __future__ import annotations
 
 import logging
+import os
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from models import presets
-from trainer import input_pipeline, training
+from trainer import fold_models, input_pipeline, training
 from trainer.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -31,16 +32,27 @@ def run_fn(fn_args: FnArgs) -> None:
     chief = training.is_chief(strategy)
     tf.random.set_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    train_ds = input_pipeline.make_dataset(
-        fn_args.train_files, tf_transform_output, config.batch_size, training=True,
-        seed=config.seed, shuffle_buffer=config.shuffle_buffer,
-        cache_bytes=config.input_cache_bytes,
-        resample=not presets.samples_own_frames(config.family, config.preset))
+
+    def train_dataset(exclude_fold=None):
+        return input_pipeline.make_dataset(
+            fn_args.train_files, tf_transform_output, config.batch_size, training=True,
+            seed=config.seed, shuffle_buffer=config.shuffle_buffer,
+            cache_bytes=config.input_cache_bytes,
+            resample=not presets.samples_own_frames(config.family, config.preset),
+            exclude_fold=exclude_fold)
+
+    train_ds = train_dataset()
     eval_ds = input_pipeline.make_dataset(
         fn_args.eval_files, tf_transform_output, config.batch_size, training=False)
     _, weights, summary = training.train_model(
         config, train_ds, eval_ds, log_dir=fn_args.model_run_dir if chief else None,
         strategy=strategy)
+    # The teacher's out-of-fold copies (yt8m/folds.py), beside Format-Serving.
+    summary['teacher_folds'] = fold_models.train_fold_copies(
+        config, summary, lambda fold: train_dataset((fold, config.teacher_folds)), eval_ds,
+        tf_transform_output.transform_features_layer(),
+        os.path.dirname(fn_args.serving_model_dir.rstrip('/')), fn_args.model_run_dir,
+        strategy=strategy, chief=chief)
     if not chief:
         resolver = strategy.cluster_resolver
         logger.info('Worker %s/%s trained %d steps; the chief exports', resolver.task_type,

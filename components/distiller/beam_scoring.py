@@ -37,21 +37,29 @@ class ReadRecords(beam.DoFn):
 
 
 class ScoreBatches(beam.DoFn):
-    """A batch of records in, its top-K store (npz bytes) out; the teacher loads once."""
+    """A batch of records in, its top-K store (npz bytes) out; the teacher loads once.
 
-    def __init__(self, teacher_dir: str, top_k: int):
-        self.teacher_dir, self.top_k = teacher_dir, top_k
+    With `fold_dirs` (the teacher's out-of-fold copies, yt8m/folds.py) each
+    video is scored by the copy of its fold, which did not train on it.
+    """
+
+    def __init__(self, teacher_dir: str, top_k: int, fold_dirs: Sequence[str] = ()):
+        self.teacher_dir, self.top_k, self.fold_dirs = teacher_dir, top_k, list(fold_dirs)
         self.videos = Metrics.counter(NAMESPACE, 'videos')
         self.record_bytes = Metrics.counter(NAMESPACE, 'record_bytes')
         self.inference_ms = Metrics.counter(NAMESPACE, 'inference_ms')
 
     def setup(self):
-        self.serve = tf.saved_model.load(self.teacher_dir).signatures['serving_default']
+        self.serve = [tf.saved_model.load(path).signatures['serving_default']
+                      for path in (self.fold_dirs or [self.teacher_dir])]
         self.progress = progress.Progress('Teacher scoring', 'videos')
 
     def process(self, batch: List[bytes]):
         started = time.perf_counter()
-        part = scores_lib.score_batch(self.serve, batch, self.top_k)
+        if self.fold_dirs:
+            part = scores_lib.score_batch_out_of_fold(self.serve, batch, self.top_k)
+        else:
+            part = scores_lib.score_batch(self.serve[0], batch, self.top_k)
         self.inference_ms.inc(int(1000 * (time.perf_counter() - started)))
         self.videos.inc(len(batch))
         self.record_bytes.inc(sum(len(r) for r in batch))
@@ -60,7 +68,8 @@ class ScoreBatches(beam.DoFn):
 
 
 def score_with_beam(pipeline: beam.Pipeline, files: Sequence[str], teacher_dir: str,
-                    top_k: int, output_dir: str, batch_size: int) -> None:
+                    top_k: int, output_dir: str, batch_size: int,
+                    fold_dirs: Sequence[str] = ()) -> None:
     """Adds the scoring job to `pipeline`: files -> workers -> TFRecord shards."""
     if not 1 <= top_k <= scores_lib.features.NUM_CLASSES:
         raise ValueError(f'top_k must be in [1, {scores_lib.features.NUM_CLASSES}], got {top_k}')
@@ -71,7 +80,7 @@ def score_with_beam(pipeline: beam.Pipeline, files: Sequence[str], teacher_dir: 
          | 'SpreadFiles' >> beam.Reshuffle()
          | 'Read' >> beam.ParDo(ReadRecords())
          | 'Batch' >> beam.BatchElements(min_batch_size=batch_size, max_batch_size=batch_size)
-         | 'Score' >> beam.ParDo(ScoreBatches(teacher_dir, top_k))
+         | 'Score' >> beam.ParDo(ScoreBatches(teacher_dir, top_k, fold_dirs))
          | 'Write' >> beam.io.WriteToTFRecord(
              os.path.join(output_dir, scores_lib.SHARD_PREFIX),
              file_name_suffix='.tfrecord'))

@@ -5,6 +5,9 @@
    job (`beam_scoring.py`: the runner spreads the files over workers); its
    top-K scores per video go to the `teacher_scores` artifact (see
    `teacher_scores.py` for why sparse top-K and what it approximates).
+   When the teacher holds out-of-fold copies (`Folds/`, yt8m/folds.py),
+   each video is scored by the copy of its fold, which never trained on it;
+   `soft_labels` on the artifact says which ('out-of-fold' or 'in-sample').
 2. The student (`student_family`/`student_preset`) trains with the Trainer's
    own `train_model` on targets `lambda * teacher + (1 - lambda) * labels`
    (= lambda * BCE(s, teacher) + (1 - lambda) * BCE(s, labels)); eval uses
@@ -20,7 +23,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 
@@ -37,7 +40,7 @@ from models import presets
 from components import artifact_files
 from trainer import input_pipeline, training
 from trainer.config import TrainingConfig
-from yt8m import splits
+from yt8m import folds, splits
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +54,16 @@ def split_files(examples: types.Artifact, split: str) -> List[str]:
 
 def score_teacher(teacher_dir: str, files: List[str], top_k: int, output_uri: str,
                   batch_size: int = SCORING_BATCH_SIZE,
-                  make_pipeline: Optional[Callable[[], beam.Pipeline]] = None) -> dict:
-    """Teacher top-K over `files` (a Beam job) -> shards under `output_uri`; returns costs."""
+                  make_pipeline: Optional[Callable[[], beam.Pipeline]] = None,
+                  fold_dirs: Sequence[str] = ()) -> dict:
+    """Teacher top-K over `files` (a Beam job) -> shards under `output_uri`; returns costs.
+
+    With `fold_dirs` every video is scored by its fold's copy of the teacher.
+    """
     started = time.perf_counter()
     with (make_pipeline() if make_pipeline else beam.Pipeline()) as pipeline:
         beam_scoring.score_with_beam(pipeline, files, teacher_dir, top_k, output_uri,
-                                     batch_size)
+                                     batch_size, fold_dirs)
     seconds = time.perf_counter() - started
     counts = beam_scoring.counters(pipeline.result)
     store = scores_lib.load(output_uri)
@@ -66,7 +73,9 @@ def score_teacher(teacher_dir: str, files: List[str], top_k: int, output_uri: st
              'teacher_inference_seconds': inference_seconds,
              'teacher_seconds_per_video': inference_seconds / videos,
              'raw_record_bytes_per_video': counts.get('record_bytes', 0) / videos,
-             'top_k': top_k, 'teacher_dir': teacher_dir}
+             'top_k': top_k, 'teacher_dir': teacher_dir,
+             'teacher_folds': len(fold_dirs),
+             'soft_labels': 'out-of-fold' if fold_dirs else 'in-sample'}
     stored = scores_lib.store_bytes(output_uri)
     costs.update(store_bytes=stored, store_bytes_per_video=stored / videos,
                  dense_bytes_per_video=scores_lib.features.NUM_CLASSES * 4)
@@ -101,13 +110,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         train_split = exec_properties.get('train_split') or splits.TRAIN
         selection_split = exec_properties.get('selection_split') or splits.SELECT
         train_files = split_files(examples, train_split)
-        logger.info('Scoring %d train files with teacher %s (top %d)', len(train_files),
-                    teacher_dir, top_k)
+        fold_dirs = folds.fold_model_dirs(teacher.uri) or []
+        logger.info('Scoring %d train files with teacher %s (top %d, %s)', len(train_files),
+                    teacher_dir, top_k, f'out of fold: {len(fold_dirs)} fold teachers'
+                    if fold_dirs else 'in-sample: the teacher trained on these videos')
         costs = score_teacher(teacher_dir, train_files, top_k, scores.uri,
-                              make_pipeline=self._make_beam_pipeline)
+                              make_pipeline=self._make_beam_pipeline, fold_dirs=fold_dirs)
         scores.set_int_custom_property('num_videos', costs['num_videos'])
         scores.set_int_custom_property('top_k', top_k)
         scores.set_string_custom_property('teacher_uri', teacher.uri)
+        scores.set_string_custom_property('soft_labels', costs['soft_labels'])
+        scores.set_int_custom_property('teacher_folds', len(fold_dirs))
 
         tf.random.set_seed(config.seed)
         tf_transform_output = tft.TFTransformOutput(transform_graph.uri)

@@ -43,13 +43,13 @@ import dataclasses
 import io
 import logging
 import os
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from trainer import input_pipeline, sampling
-from yt8m import features
+from yt8m import features, folds
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,20 @@ def score_batch(serving_fn, batch: List[bytes], top_k: int) -> TopKScores:
     return TopKScores(ids=np.array(list(_video_ids(examples).numpy()), dtype=np.bytes_),
                          classes=top.indices.numpy().astype(np.int16),
                          scores=top.values.numpy().astype(np.float16))
+
+
+def score_batch_out_of_fold(serving_fns: Sequence, batch: List[bytes],
+                            top_k: int) -> TopKScores:
+    """Each video scored by `serving_fns[fold of its id]` (yt8m/folds.py).
+
+    The fold copies of teacher f never trained on fold f, so no video's soft
+    label comes from a model that saw it. Rows come out grouped by fold; the
+    store is looked up by id, so order does not matter.
+    """
+    fold = folds.fold_of(_video_ids(tf.constant(batch)), len(serving_fns)).numpy()
+    parts = [score_batch(serving_fns[f], [batch[i] for i in np.flatnonzero(fold == f)], top_k)
+             for f in range(len(serving_fns)) if np.any(fold == f)]
+    return concatenate(parts)
 
 
 class TeacherLookup:

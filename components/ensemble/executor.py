@@ -31,7 +31,7 @@ from components import artifact_files, io_utils
 from components.ensemble import eval_cache, weight_search
 from components.ensemble.serving import model_key, save_ensemble
 from components.ensemble.weight_search import Candidate
-from yt8m import splits
+from yt8m import folds, splits
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class Executor(base_executor.BaseExecutor):
             cache = eval_cache.collect(loaded, names, examples.uri, max_fit, selection_split)
         candidates = weight_search.rank_candidates(names, sizes, budget, weighting, given, cache)
         chosen, actual = self._build_first_fitting(output.uri, candidates, loaded, sizes, budget)
+        teacher_folds = self._build_fold_teachers(output.uri, chosen, dict(zip(names, paths)))
         self._record(output, {
             'members': [{'name': n, 'model_dir': p, 'bytes': sizes[n]}
                         for n, p in zip(names, paths)],
@@ -95,6 +96,7 @@ class Executor(base_executor.BaseExecutor):
             'fitted_on_examples': cache is not None,
             'fitted_on_split': selection_split if cache is not None else None,
             'fitted_on_videos': len(cache.labels) if cache is not None else 0,
+            'teacher_folds': teacher_folds,
             **chosen.scores(),
         })
 
@@ -177,6 +179,34 @@ class Executor(base_executor.BaseExecutor):
             raise
 
     @staticmethod
+    def _build_fold_teachers(output_uri: str, chosen: Candidate,
+                             serving_paths: Mapping[str, str]) -> int:
+        """One ensemble per teacher fold, from the members' fold copies, with the
+        chosen weights and averaging (yt8m/folds.py); returns the fold count.
+
+        Not size-checked and never pushed: only the Distiller reads them. 0 when
+        a member that counts (weight > 0) has no fold copies.
+        """
+        counting = [(name, weight) for name, weight in zip(chosen.names, chosen.weights)
+                    if weight > 0]
+        copies = {name: folds.fold_model_dirs(os.path.dirname(serving_paths[name].rstrip('/')))
+                  for name, _ in counting}
+        lacking = sorted(name for name, dirs in copies.items() if not dirs)
+        counts = {len(dirs) for dirs in copies.values() if dirs}
+        if lacking or len(counts) != 1:
+            logger.info('No out-of-fold teacher: %s', f'no fold copies of {lacking}'
+                        if lacking else f'fold counts differ {sorted(counts)}')
+            return 0
+        k = counts.pop()
+        for fold in range(k):
+            members = [tf.saved_model.load(copies[name][fold]) for name, _ in counting]
+            save_ensemble(members, [weight for _, weight in counting],
+                          folds.fold_model_dir(output_uri, fold, k), chosen.combination)
+        logger.info('Out-of-fold teachers: %d fold ensembles of %s', k,
+                    [name for name, _ in counting])
+        return k
+
+    @staticmethod
     def _record(output: types.Artifact, report: Dict[str, Any]) -> None:
         """Writes `ensemble_report.json` and mirrors its key facts as artifact
         properties, so lineage queries need not open the file."""
@@ -188,6 +218,7 @@ class Executor(base_executor.BaseExecutor):
             output.set_string_custom_property('selection_split', report['fitted_on_split'])
             output.set_int_custom_property('selection_videos', report['fitted_on_videos'])
         output.set_int_custom_property('ensemble_bytes', report['ensemble_bytes'])
+        output.set_int_custom_property('teacher_folds', report['teacher_folds'])
         output.set_int_custom_property('size_budget_bytes', report['size_budget_bytes'])
         if 'eval_gap' in report:
             output.set_float_custom_property('ensemble_eval_gap', float(report['eval_gap']))

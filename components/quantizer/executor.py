@@ -8,7 +8,8 @@ own `transform_features` function (and its transform layer, if tracked) is
 carried over, so the serving input contract is unchanged.
 
 Writes `<quantized_model>/Format-Serving` and
-`<quantized_model>/quantization_report.json`.
+`<quantized_model>/quantization_report.json`, and quantizes the model's
+out-of-fold teacher copies (`Folds/`, yt8m/folds.py) alike.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tfx.utils import path_utils
 from components import artifact_files, io_utils
 from components.quantizer import quantize
 from models import optim, registry
-from yt8m import eval_util, features, splits
+from yt8m import eval_util, features, folds, splits
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,12 @@ class Executor(base_executor.BaseExecutor):
             # Keyed 'select' whatever the split's name, so readers find the check.
             report[splits.SELECT] = dict(
                 compare_predictions(source_dir, export_dir, records), split=selection_split)
+        # The teacher's out-of-fold copies (yt8m/folds.py), quantized alike.
+        fold_dirs = folds.fold_model_dirs(model.uri) or []
+        for fold, fold_dir in enumerate(fold_dirs):
+            quantize_saved_model(fold_dir, folds.fold_model_dir(output.uri, fold, len(fold_dirs)),
+                                 family, preset, mode, min_elements)
+        report['teacher_folds'] = len(fold_dirs)
         artifact_files.write_json(output.uri, artifact_files.QUANTIZATION_REPORT, report)
         output.set_string_custom_property('quantization_mode', mode)
         output.set_float_custom_property('saved_model_size_ratio',

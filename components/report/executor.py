@@ -42,6 +42,11 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
     if summary is not None:
         row['family'] = summary.get('family')
         row['distilled'] = bool(summary.get('distilled'))
+        costs = summary.get('distillation_costs') or {}
+        if row['distilled']:
+            # 'out-of-fold' (no video scored by a teacher that trained on it) or 'in-sample'.
+            row['soft_labels'] = costs.get('soft_labels', 'in-sample')
+            row['teacher_folds'] = costs.get('teacher_folds', 0)
         row['training_seconds'] = summary.get('training_seconds')
         row['num_parameters'] = summary.get('num_parameters')
         row['curve'] = summary.get('curve') or []
@@ -160,7 +165,8 @@ def seed_result(rows) -> Optional[Dict[str, Any]]:
                  'gap_at_20': row['gap_at_20'],
                  'family_alone_gap_at_20': family_gap.get(row['family']),
                  'margin': (row['gap_at_20'] - family_gap[row['family']]
-                            if row['family'] in family_gap else None)}
+                            if row['family'] in family_gap else None),
+                 'soft_labels': row.get('soft_labels')}
                 for row in by_name.values() if row.get('distilled')]
     return {'final_gap_at_20': final['gap_at_20'],
             'final_members': (final.get('ensemble') or {}).get('chosen_subset'),
@@ -185,14 +191,15 @@ def render_seed_result(result: Optional[Dict[str, Any]]) -> List[str]:
                       f"(undistilled) ensemble ({_fmt(result['first_ensemble_gap_at_20'])})")
     lines[-1] += '.'
     if result['students']:
-        lines += ['', '| student | family | GAP@20 | family trained alone | margin |',
-                  '|---|---|---|---|---|']
+        lines += ['', '| student | family | GAP@20 | family trained alone | margin | soft labels |',
+                  '|---|---|---|---|---|---|']
         for student in result['students']:
             margin = student['margin']
             lines.append(f"| {student['student']} | {student['family']} | "
                          f"{_fmt(student['gap_at_20'])} | "
                          f"{_fmt(student['family_alone_gap_at_20'])} | "
-                         f"{'-' if margin is None else f'{margin:+.4f}'} |")
+                         f"{'-' if margin is None else f'{margin:+.4f}'} | "
+                         f"{student.get('soft_labels') or '-'} |")
     return lines + ['']
 
 

@@ -39,7 +39,8 @@ def test_seed_result_measures_the_final_ensemble_against_its_parts():
             {'member': 'dbof', 'family': 'dbof', 'distilled': False, 'gap_at_20': 0.50},
             {'member': 'netvlad', 'family': 'netvlad', 'distilled': False, 'gap_at_20': 0.40},
             {'member': 'ensemble', 'gap_at_20': 0.51},
-            {'member': 'student_1', 'family': 'dbof', 'distilled': True, 'gap_at_20': 0.52},
+            {'member': 'student_1', 'family': 'dbof', 'distilled': True, 'gap_at_20': 0.52,
+             'soft_labels': 'out-of-fold'},
             {'member': 'student_2', 'family': 'netvlad', 'distilled': True, 'gap_at_20': 0.38},
             {'member': 'final', 'gap_at_20': 0.53,
              'ensemble': {'chosen_subset': ['dbof', 'student_1', 'student_2']}}]
@@ -51,6 +52,7 @@ def test_seed_result_measures_the_final_ensemble_against_its_parts():
     assert margins == {'student_1': 0.02, 'student_2': -0.02}
     text = '\n'.join(executor.render_seed_result(result))
     assert '(dbof, student_1, student_2)' in text and '+0.0300' in text
-    assert '| student_2 | netvlad | 0.3800 | 0.4000 | -0.0200 |' in text
+    assert '| student_2 | netvlad | 0.3800 | 0.4000 | -0.0200 | - |' in text
+    assert '| student_1 | dbof | 0.5200 | 0.5000 | +0.0200 | out-of-fold |' in text
     # No final ensemble (no distillation): nothing to claim.
     assert executor.seed_result(rows[:4]) is None

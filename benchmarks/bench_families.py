@@ -1,0 +1,124 @@
+"""Each family's small preset on the default data, before and after its changes.
+
+    python benchmarks/bench_families.py [--only netvlad,netfv_before,...]
+
+Data: the default run's generator settings (2400 videos, seed, 100 most
+frequent classes, a third validate) in its own folder. Train on `train*`,
+stop early on the first validate shard (the select role), score GAP@20 on
+the second shard (the test role, which chose nothing). The Trainer's budget
+and early stopping (10 epochs, batch 32, patience 3) through its own
+`train_model`; frames from memory, as `bench_learning.py` feeds them.
+
+Rows: the label prior, the mean-pool `logistic` family, DBoF small,
+NetVLAD and NetFV small as they were (`*_before`: all 300 slots, Glorot
+start, no dropout, LR 1e-3) and as the presets are now (60 sampled frames,
+the seed's N(0, 1/sqrt(K)) start of the FC to H, dropout 0.5 on the pooled
+and the hidden vector, LR 1e-2), and the generator's oracle. The issue's aim:
+NetVLAD small >= 0.9 of DBoF small (`of_dbof`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+from benchmarks.bench_learning import (eval_dataset, oracle_gap, score, standardise,  # noqa: E402
+                                       train_dataset)
+from benchmarks.common import report  # noqa: E402
+from models import presets  # noqa: E402
+from models.presets import NetVLADConfig  # noqa: E402
+from pipeline import configs  # noqa: E402
+from trainer import training  # noqa: E402
+from trainer.config import TrainingConfig  # noqa: E402
+from trainer.preprocessing import transformed_arrays  # noqa: E402
+from yt8m import eval_util, synthetic  # noqa: E402
+
+_BEFORE = dict(input_batch_norm=False)
+# (row name, family, preset name or config, learning rate; None: the family's)
+VARIANTS = (
+    ('logistic', 'logistic', 'small', None),
+    ('dbof', 'dbof', 'small', None),
+    ('netvlad_before', 'netvlad', NetVLADConfig(16, 128, **_BEFORE), 1e-3),
+    ('netvlad', 'netvlad', 'small', None),
+    ('netfv_before', 'netfv', NetVLADConfig(8, 128, **_BEFORE), 1e-3),
+    ('netfv', 'netfv', 'small', None),
+)
+
+
+def run(name, family, preset, learning_rate, data, epochs):
+    train, select, test = data
+    config = TrainingConfig(family=family, batch_size=configs.BATCH_SIZE, patience=3,
+                            learning_rate=learning_rate, eval_examples=len(select[2]),
+                            train_examples=int(epochs * len(train[2])))
+    resample = not presets.samples_own_frames(family, preset)
+    saved = presets.PRESETS[family]['small']
+    presets.PRESETS[family]['small'] = presets.resolve_config(family, preset)
+    try:
+        started = time.perf_counter()
+        model, _, summary = training.train_model(
+            config, train_dataset(train, config.batch_size, resample),
+            eval_dataset(select, config.batch_size))
+        seconds = time.perf_counter() - started
+    finally:
+        presets.PRESETS[family]['small'] = saved
+    gap, _ = score(model, test)
+    return {'model': name, 'family': family, 'learning_rate': config.base_learning_rate,
+            'gap_at_20': gap, 'best_select_gap': summary['best_eval_gap'],
+            'best_step': summary['best_step'], 'steps_run': summary['steps_run'],
+            'train_videos_per_s': summary['curve'][-1]['examples_per_second'],
+            'training_seconds': round(seconds, 1), 'parameters': summary['num_parameters']}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--only', default='', help='comma-separated row names (default: all)')
+    parser.add_argument('--epochs', type=float, default=10)
+    parser.add_argument('--root', default='/tmp/bench_families')
+    args = parser.parse_args()
+    root = os.path.join(args.root, 'data')
+    if not os.path.exists(os.path.join(root, 'train0000.tfrecord')):
+        synthetic.generate(root, configs.DEFAULT_VIDEOS, configs.DEFAULT_SEED, shards=2,
+                           validate_fraction=configs.DEFAULT_VALIDATE_FRACTION,
+                           test_fraction=0.0, top_classes=configs.DEFAULT_TOP_CLASSES,
+                           overwrite=True)
+    validate_files = sorted(glob.glob(os.path.join(root, 'validate*')))
+    train = transformed_arrays(sorted(glob.glob(os.path.join(root, 'train*'))))
+    select, test = transformed_arrays(validate_files[:1]), transformed_arrays(validate_files[1:])
+    standardise([train, select, test], train)
+    oracle = oracle_gap(root, validate_files[1:])
+    prior = eval_util.gap_at_k(np.tile(train[2].mean(0), (len(test[2]), 1)), test[2])
+    wanted = set(filter(None, args.only.split(',')))
+    rows = [{'model': 'label prior', 'gap_at_20': prior}]
+    for name, family, preset, learning_rate in VARIANTS:
+        if wanted and name not in wanted:
+            continue
+        rows.append(run(name, family, preset, learning_rate, (train, select, test), args.epochs))
+        print(rows[-1], flush=True)
+    rows.append({'model': 'generator oracle', 'gap_at_20': oracle})
+    dbof = next((r['gap_at_20'] for r in rows if r['model'] == 'dbof'), None)
+    for row in rows:
+        row['of_oracle'] = row['gap_at_20'] / oracle
+        if dbof:
+            row['of_dbof'] = row['gap_at_20'] / dbof
+    report('families_default_data',
+           ['model', 'learning_rate', 'gap_at_20', 'of_dbof', 'of_oracle', 'best_step',
+            'steps_run', 'train_videos_per_s', 'training_seconds', 'parameters'], rows,
+           {'train_videos': len(train[2]), 'select_videos': len(select[2]),
+            'test_videos': len(test[2]), 'epochs': args.epochs, 'batch_size': configs.BATCH_SIZE,
+            'data': f'default generator: {configs.DEFAULT_VIDEOS} videos, seed '
+                    f'{configs.DEFAULT_SEED}, top {configs.DEFAULT_TOP_CLASSES} classes',
+            'command': 'python benchmarks/bench_families.py'})
+
+
+if __name__ == '__main__':
+    main()
