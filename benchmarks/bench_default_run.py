@@ -88,6 +88,10 @@ def main() -> None:
     parser.add_argument('--skip-run', action='store_true',
                         help='read the newest run under --output-root instead of running')
     parser.add_argument('--results-name', default='default_run')
+    parser.add_argument('--videos', type=int, default=configs.DEFAULT_VIDEOS,
+                        help="the generated data set's size (local_runner.py --videos): "
+                             'the default, or a larger run, e.g. 4800 with --results-name '
+                             'larger_run')
     args = parser.parse_args()
     output_root = os.path.abspath(args.output_root)
 
@@ -95,7 +99,8 @@ def main() -> None:
     if not args.skip_run:
         started = time.perf_counter()
         subprocess.run([sys.executable, os.path.join(PROJECT, 'local_runner.py'),
-                        '--output-root', output_root, '--no-cache'], check=True, cwd=PROJECT)
+                        '--output-root', output_root, '--no-cache', '--videos', str(args.videos)],
+                       check=True, cwd=PROJECT)
         wall = time.perf_counter() - started
 
     run_dir = os.path.dirname(newest(os.path.join(output_root, 'report', 'run-*', 'report.json')))
@@ -105,7 +110,7 @@ def main() -> None:
         run_report = json.load(f)
     examples_uri = newest(os.path.join(output_root, 'pipeline_root', 'YT8MExampleGen',
                                        'examples', '*'))
-    data_root = local_runner.default_data_root(output_root, configs.DEFAULT_VIDEOS)
+    data_root = local_runner.default_data_root(output_root, args.videos)
     sizes = (run_report.get('input_records') or {}).get('good_records') or {}
 
     with tempfile.TemporaryDirectory() as folder:
@@ -129,7 +134,8 @@ def main() -> None:
            {'split': splits.TEST, 'split_sizes': sizes, 'runner_seconds': wall,
             'seed_result': run_report.get('seed_result'),
             'report': run_dir, 'examples': examples_uri, 'data_root': data_root,
-            'command': 'local_runner.py --no-cache' if wall else None})
+            'videos': args.videos,
+            'command': f'local_runner.py --no-cache --videos {args.videos}' if wall else None})
 
 
 if __name__ == '__main__':

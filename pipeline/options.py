@@ -91,6 +91,7 @@ class RunOptions:
     # Fold copies per member for out-of-fold soft labels; 0: the teacher
     # scores the videos it trained on.
     teacher_folds: int = configs.TEACHER_FOLDS
+    distill_lambda: float = configs.DISTILL_LAMBDA
     gap_floor: float = configs.GAP_FLOOR
     max_gap_regression: float = configs.MAX_GAP_REGRESSION
     min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR
@@ -124,6 +125,8 @@ class RunOptions:
         if not 1 <= self.distill_levels <= configs.MAX_DISTILL_LEVELS:
             raise ValueError(f'distill_levels must be in 1..{configs.MAX_DISTILL_LEVELS}, '
                              f'got {self.distill_levels}')
+        if not 0.0 <= self.distill_lambda <= 1.0:
+            raise ValueError(f'distill_lambda must be in [0, 1], got {self.distill_lambda}')
         if self.teacher_folds < 0 or self.teacher_folds == 1:
             raise ValueError(f'teacher_folds must be 0 (off) or >= 2, got {self.teacher_folds}')
         students = len(self.distill) * self.distill_levels
@@ -230,6 +233,9 @@ class RunOptions:
             help='out-of-fold soft labels: every member trains this many fold copies and '
                  'each train video is scored by the copies that did not train on it '
                  '(0: the teacher scores its own training videos)')
+        add('--distill-lambda', type=float, default=configs.DISTILL_LAMBDA,
+            help="the soft labels' weight in a student's target: lambda * teacher + "
+                 '(1 - lambda) * labels')
         add('--gap-floor', type=float, default=configs.GAP_FLOOR)
         add('--max-gap-regression', type=float, default=configs.MAX_GAP_REGRESSION,
             help='blessing allows at most this GAP@20 loss against the last pushed model')
@@ -266,6 +272,7 @@ class RunOptions:
             size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
             distill=() if args.distill == 'none' else _names(args.distill),
             distill_levels=args.distill_levels, teacher_folds=args.teacher_folds,
+            distill_lambda=args.distill_lambda,
             gap_floor=args.gap_floor, max_gap_regression=args.max_gap_regression,
             min_gain_over_prior=args.min_gain_over_prior,
             bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction,

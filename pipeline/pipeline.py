@@ -275,6 +275,7 @@ def create_pipeline(
             distiller = Distiller(
                 teacher_model=teacher, examples=examples, transform_graph=transform_graph,
                 training_config=options.training_config(student_family, student=True),
+                distillation_lambda=options.distill_lambda,
                 code_identity=identity,
                 train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
             ).with_id(node_id('Distiller', name))

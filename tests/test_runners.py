@@ -25,6 +25,19 @@ def test_unknown_family_fails_before_anything():
         RunOptions(distill=('gru2',))
 
 
+def test_teacher_folds_reach_the_members_only_and_bad_values_are_refused():
+    options = local_runner.parse_args(['--teacher-folds', '3', '--distill-lambda', '0.3']).options
+    assert options.training_config('dbof').teacher_folds == 3
+    assert options.training_config('dbof', student=True).teacher_folds == 0
+    assert options.distill_lambda == 0.3
+    # No students: no teacher, so no fold copies to train.
+    assert RunOptions(distill=()).training_config('dbof').teacher_folds == 0
+    with pytest.raises(ValueError, match='teacher_folds'):
+        RunOptions(teacher_folds=1)
+    with pytest.raises(ValueError, match='distill_lambda'):
+        RunOptions(distill_lambda=1.5)
+
+
 @pytest.mark.parametrize('runner,roots', [
     (local_runner, []),
     (kubeflow_runner, ['--pipeline-root', 'gs://b/root', '--data-root', 'gs://b/data'])])

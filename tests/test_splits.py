@@ -133,7 +133,12 @@ def test_the_final_ensemble_is_chosen_from_the_members_and_the_students(nodes):
     for student, family in (('student-1', 'dbof'), ('student-2', 'netvlad')):
         distiller = nodes[f'Distiller-{student}']
         assert distiller.inputs['teacher_model'].producer_component_id == 'EnsembleBuilder'
-        assert json.loads(distiller.exec_properties['training_config'])['family'] == family
+        config = json.loads(distiller.exec_properties['training_config'])
+        assert config['family'] == family and config['teacher_folds'] == 0
+        assert distiller.exec_properties['distillation_lambda'] == configs.DISTILL_LAMBDA
+    for member in ('dbof', 'netvlad'):   # members train the teacher's fold copies
+        config = json.loads(nodes[f'Trainer-{member}'].exec_properties['custom_config'])
+        assert config['teacher_folds'] == configs.TEACHER_FOLDS
     assert 'Pusher-final' in nodes and 'Evaluator-final' in nodes
 
 

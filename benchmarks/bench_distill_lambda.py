@@ -1,0 +1,124 @@
+"""Which distillation lambda serves the seed's result, chosen on select, shown on test.
+
+    python benchmarks/bench_distill_lambda.py [--output-root outputs] [--lambdas 0,0.2,0.5]
+
+Reads the newest default run under `--output-root` (run `local_runner.py`
+first): its Examples, transform graph, the DBoF member (`Trainer-dbof`) and
+the teacher scores of its DBoF student (`Distiller-student-1`: out-of-fold
+by default). For each lambda it trains the DBoF student exactly as the
+Distiller does (same input pipeline, budget and early stopping on select;
+lambda 0 is the family trained on the labels alone through the same path)
+and records, on select and on test:
+
+- the student's GAP@20;
+- the pair (DBoF member, student) with the EnsembleBuilder's own weight fit
+  (`weight_search.fit_combination`, fitted on select), the seed's final
+  artifact in small.
+
+The Distiller's default lambda (`configs.DISTILL_LAMBDA`) is the one with
+the best select GAP of the pair; test only reports. Writes
+results/distill_lambda.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPU_ALLOCATOR_USE_BFC', 'true')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks.common import report  # noqa: E402
+from components import artifact_files  # noqa: E402
+from components.distiller import teacher_scores as scores_lib  # noqa: E402
+from components.ensemble import weight_search  # noqa: E402
+from models import presets  # noqa: E402
+from pipeline import configs  # noqa: E402
+from trainer import input_pipeline, monitor, training  # noqa: E402
+from trainer.config import TrainingConfig  # noqa: E402
+from yt8m import eval_util, features, splits  # noqa: E402
+
+
+def newest(pattern: str) -> str:
+    found = sorted(glob.glob(pattern), key=os.path.getmtime)
+    if not found:
+        raise FileNotFoundError(f'nothing matches {pattern}: run local_runner.py first')
+    return found[-1]
+
+
+def predictions(model, dataset):
+    return monitor.predict(model, monitor.cache_batches(dataset, 10 ** 6))
+
+
+def served(model_dir: str, files):
+    """The member's SavedModel on raw records of `files` (its own transform inside)."""
+    serve = tf.saved_model.load(model_dir).signatures['serving_default']
+    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+    return np.concatenate([serve(examples=tf.constant(records[i:i + 64]))[features.PROBABILITIES]
+                           .numpy() for i in range(0, len(records), 64)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--output-root', default=os.path.join(PROJECT, 'outputs'))
+    parser.add_argument('--lambdas', default='0,0.2,0.5')
+    args = parser.parse_args()
+    import tensorflow_transform as tft
+    root = os.path.join(os.path.abspath(args.output_root), 'pipeline_root')
+    examples = newest(os.path.join(root, 'YT8MExampleGen', 'examples', '*'))
+    transform = tft.TFTransformOutput(newest(os.path.join(root, 'Transform', 'transform_graph', '*')))
+    scores_uri = newest(os.path.join(root, 'Distiller-student-1', 'teacher_scores', '*'))
+    member_dir = os.path.join(newest(os.path.join(root, 'Trainer-dbof', 'model', '*')),
+                              'Format-Serving')
+    store = scores_lib.load(scores_uri)
+    lookup = scores_lib.TeacherLookup(store)
+    costs = artifact_files.read_json(scores_uri, artifact_files.TEACHER_SCORES_COSTS) or {}
+    files = {split: sorted(glob.glob(os.path.join(examples, f'Split-{split}', '*')))
+             for split in splits.SPLITS}
+    member = {split: served(member_dir, files[split]) for split in (splits.SELECT, splits.TEST)}
+    config = TrainingConfig(family='dbof', preset=configs.DEFAULT_PRESET,
+                            train_examples=int(configs.EPOCHS * len(store)),
+                            batch_size=configs.BATCH_SIZE)
+    rows = []
+    for lam in (float(x) for x in args.lambdas.split(',')):
+        train = scores_lib.make_distill_dataset(
+            files[splits.TRAIN], transform, lookup, lam, config.batch_size,
+            shuffle_buffer=config.shuffle_buffer, cache_bytes=config.input_cache_bytes,
+            resample=not presets.samples_own_frames(config.family, config.preset))
+        select_ds = input_pipeline.make_dataset(files[splits.SELECT], transform,
+                                                config.batch_size, training=False)
+        model, _, summary = training.train_model(config, train, select_ds)
+        row = {'lambda': lam, 'best_step': summary['best_step']}
+        fitted = None
+        for split in (splits.SELECT, splits.TEST):
+            student, labels = predictions(model, input_pipeline.make_dataset(
+                files[split], transform, config.batch_size, training=False))
+            row[f'student_{split}_gap'] = eval_util.gap_at_k(student, labels)
+            row[f'member_{split}_gap'] = eval_util.gap_at_k(member[split], labels)
+            if fitted is None:        # fitted on select, applied unchanged to test
+                fitted = weight_search.fit_combination([member[split], student], labels)
+            combination, weights = fitted[0], fitted[1]
+            row[f'pair_{split}_gap'] = eval_util.gap_at_k(
+                weight_search.combine([member[split], student], weights, combination), labels)
+        row.update(pair_weights=[round(float(w), 3) for w in weights], combination=combination)
+        rows.append(row)
+        print(row, flush=True)
+    best = max(rows, key=lambda r: r['pair_select_gap'])
+    report('distill_lambda', ['lambda', 'best_step', 'student_select_gap', 'student_test_gap',
+                              'member_test_gap', 'pair_select_gap', 'pair_test_gap',
+                              'pair_weights', 'combination'], rows,
+           {'teacher_scores': scores_uri, 'soft_labels': costs.get('soft_labels', 'in-sample'),
+            'chosen_on_select': best['lambda'], 'member': member_dir,
+            'command': f'python benchmarks/bench_distill_lambda.py --lambdas {args.lambdas}'})
+
+
+if __name__ == '__main__':
+    main()
