@@ -72,6 +72,23 @@ def mean_pool_logistic(files, batch_size: int, epochs: float) -> dict:
     return {'gap_at_20': row['gap_early_stop'], 'early_stop_epochs': row['early_stop_epochs']}
 
 
+def teacher_fold_costs(pipeline_root: str) -> dict:
+    """Per Trainer of the newest run: its main model's training seconds and its
+    out-of-fold copies' (yt8m/folds.py), from each training_summary.json."""
+    costs = {}
+    for trainer in sorted(glob.glob(os.path.join(pipeline_root, 'Trainer-*'))):
+        run = newest(os.path.join(trainer, 'model_run', '*'))
+        with open(os.path.join(run, 'training_summary.json')) as f:
+            summary = json.load(f)
+        copies = summary.get('teacher_folds') or []
+        costs[os.path.basename(trainer)] = {
+            'main_training_seconds': summary.get('training_seconds'),
+            'fold_copies_training_seconds': sum(c['training_seconds'] for c in copies),
+            'fold_copies': len(copies),
+            'fold_copies_best_select_gap': [c['best_eval_gap'] for c in copies]}
+    return costs
+
+
 def measured_before(results_name: str, run_dir: str):
     """The runner's seconds from an earlier results file of this same run, if any."""
     path = os.path.join(PROJECT, 'benchmarks', 'results', f'{results_name}.json')
@@ -127,12 +144,14 @@ def main() -> None:
             rows[-1].update({key: member['ensemble'].get(key)
                              for key in ('weights', 'combination', 'fitted_on_split')})
     rows.insert(1, {'model': 'mean-pool logistic regression', **logistic})
+    fold_costs = teacher_fold_costs(os.path.join(output_root, 'pipeline_root'))
     rows.append({'model': 'generator oracle', 'gap_at_20': oracle})
     for row in rows:
         row['of_oracle'] = row['gap_at_20'] / oracle if row.get('gap_at_20') else None
     report(args.results_name, ['model', 'gap_at_20', 'hit_at_1', 'of_oracle', 'blessed'], rows,
            {'split': splits.TEST, 'split_sizes': sizes, 'runner_seconds': wall,
             'seed_result': run_report.get('seed_result'),
+            'teacher_fold_copies': fold_costs,
             'report': run_dir, 'examples': examples_uri, 'data_root': data_root,
             'videos': args.videos,
             'command': f'local_runner.py --no-cache --videos {args.videos}' if wall else None})
