@@ -36,6 +36,7 @@ sys.path.insert(0, PROJECT)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks.bench_default_run import newest  # noqa: E402
 from benchmarks.common import report  # noqa: E402
 from components import artifact_files  # noqa: E402
 from components.distiller import teacher_scores as scores_lib  # noqa: E402
@@ -45,13 +46,6 @@ from pipeline import configs  # noqa: E402
 from trainer import input_pipeline, monitor, training  # noqa: E402
 from trainer.config import TrainingConfig  # noqa: E402
 from yt8m import eval_util, features, splits  # noqa: E402
-
-
-def newest(pattern: str) -> str:
-    found = sorted(glob.glob(pattern), key=os.path.getmtime)
-    if not found:
-        raise FileNotFoundError(f'nothing matches {pattern}: run local_runner.py first')
-    return found[-1]
 
 
 def predictions(model, dataset):
