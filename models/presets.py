@@ -166,8 +166,8 @@ PRESETS: dict[str, dict[str, FamilyConfig]] = {
     # --netvlad_relu=False --gating=True --moe_prob_gating=True.
     # 'small' reads 60 sampled frames (as the seed's DBoF read 40), starts its
     # FC to H as the seed did and drops out half the pooled and the hidden
-    # vector: test GAP@20 0.25 -> 0.40 on the default data, at 1.4x the speed
-    # (docs/TRAINING.md section 10).
+    # vector: test GAP@20 0.25 -> 0.39 on the default data, at 1.4x the speed
+    # (docs/TRAINING.md section 10, results/families_default_data.json).
     'netvlad': {'seed': NetVLADConfig(256, 1024, gate_probabilities=True),
                 'small': NetVLADConfig(16, 128, input_batch_norm=False, hidden_init='seed',
                                        dropout=0.5, pooled_dropout=0.5, sample_frames=60),

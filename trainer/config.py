@@ -31,8 +31,9 @@ IDENTITY_KEYS = ('code_fingerprint', 'project_version')
 # docs/TRAINING.md and benchmarks/bench_learning.py).
 FAMILY_LEARNING_RATES = {
     'logistic': 1e-2, 'dbof': 3e-3, 'lstm': 1e-3, 'gru': 1e-3,
-    # NetVLAD and NetFV small with dropout learn fastest at 1e-2 (0.35 at 3e-3, 0.31
-    # at 1e-3 after 10 epochs of the default data; docs/TRAINING.md 10).
+    # NetVLAD and NetFV small with dropout were still improving at the end of
+    # 10 epochs at 1e-3; 1e-2 learned fastest of 1e-3, 3e-3, 6e-3 and 1e-2
+    # (docs/TRAINING.md 10; benchmarks/results/families_default_data.json).
     'netvlad': 1e-2, 'netfv': 1e-2, 'nextvlad': 1e-3,
 }
 
