@@ -41,7 +41,6 @@ from benchmarks.common import report  # noqa: E402
 from components import artifact_files  # noqa: E402
 from components.distiller import teacher_scores as scores_lib  # noqa: E402
 from components.ensemble import weight_search  # noqa: E402
-from models import presets  # noqa: E402
 from pipeline import configs  # noqa: E402
 from trainer import input_pipeline, monitor, training  # noqa: E402
 from trainer.config import TrainingConfig  # noqa: E402
@@ -86,10 +85,11 @@ def main() -> None:
         train = scores_lib.make_distill_dataset(
             files[splits.TRAIN], transform, lookup, lam, config.batch_size,
             shuffle_buffer=config.shuffle_buffer, cache_bytes=config.input_cache_bytes,
-            resample=not presets.samples_own_frames(config.family, config.preset))
+            draw_frames=training.frames_to_draw(config))
         select_ds = input_pipeline.make_dataset(files[splits.SELECT], transform,
                                                 config.batch_size, training=False)
-        model, _, summary = training.train_model(config, train, select_ds)
+        model, _, summary = training.train_model(config, train, select_ds,
+                                                 frames_drawn_in_input=True)
         row = {'lambda': lam, 'best_step': summary['best_step']}
         fitted = None
         for split in (splits.SELECT, splits.TEST):

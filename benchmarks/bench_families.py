@@ -60,7 +60,7 @@ def run(name, family, preset, learning_rate, data, epochs):
     config = TrainingConfig(family=family, batch_size=configs.BATCH_SIZE, patience=3,
                             learning_rate=learning_rate, eval_examples=len(select[2]),
                             train_examples=int(epochs * len(train[2])))
-    resample = not presets.samples_own_frames(family, preset)
+    resample = not presets.frames_drawn(family, preset)
     saved = presets.PRESETS[family]['small']
     presets.PRESETS[family]['small'] = presets.resolve_config(family, preset)
     try:

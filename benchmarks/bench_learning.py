@@ -109,7 +109,7 @@ def score(model, data):
 def run_family(name, family, preset, data, args, oracle, early_stop=True):
     train, validate, test = data
     row = {'model': name}
-    resample = not presets.samples_own_frames(family, preset)
+    resample = not presets.frames_drawn(family, preset)
     # One evaluation, at the end: the speed is the training loop's (input
     # pipeline included) and the weights are the last ones, as a fixed step
     # budget leaves them.

@@ -7,11 +7,12 @@ For each family (small preset), the same `trainer.training.train_model`
 trains the same model for `--steps` steps at the same batch size, twice:
 
 - `memory`: from in-memory arrays of the transformed train split (the
-  transform graph's own output, computed once), resampled as the Trainer
-  resamples: the model's own speed;
+  transform graph's own output, computed once), frames drawn by the model's
+  own `FrameSampler`: the model's own speed;
 - `trainer`: through the Trainer's input pipeline (`trainer.input_pipeline`:
-  the GZIP Examples read, cached and parsed, the transform graph, frame
-  sampling), as the pipeline's Trainer runs it.
+  the GZIP Examples read, cached and parsed, the model's frames drawn from
+  the raw bytes, the transform graph on those), as the pipeline's Trainer
+  runs it.
 
 Both time the training loop only (one evaluation at the end, on a few select
 videos) and print videos/s and the ratio trainer/memory, which the issue
@@ -55,9 +56,9 @@ def in_memory(files, transform_output, batch_size):
     return np.concatenate(frames), np.concatenate(lengths), np.concatenate(labels)
 
 
-def videos_per_second(config, train_ds, eval_ds) -> float:
+def videos_per_second(config, train_ds, eval_ds, frames_drawn_in_input=False) -> float:
     started = time.perf_counter()
-    training.train_model(config, train_ds, eval_ds)
+    training.train_model(config, train_ds, eval_ds, frames_drawn_in_input=frames_drawn_in_input)
     return config.budget_steps * config.batch_size / (time.perf_counter() - started)
 
 
@@ -81,7 +82,7 @@ def main() -> None:
         select_files = glob.glob(os.path.join(examples.uri, 'Split-select', '*'))
         arrays = in_memory(train_files, transform_output, args.batch_size)
         for family in args.families.split(','):
-            resample = not presets.samples_own_frames(family, 'small')
+            resample = not presets.frames_drawn(family, 'small')
             config = TrainingConfig(
                 family=family, preset='small', batch_size=args.batch_size, patience=0,
                 eval_examples=args.batch_size,
@@ -96,7 +97,8 @@ def main() -> None:
             pipeline = videos_per_second(
                 config, input_pipeline.make_dataset(
                     train_files, transform_output, args.batch_size, training=True,
-                    resample=resample, cache_bytes=config.input_cache_bytes), eval_ds())
+                    draw_frames=training.frames_to_draw(config),
+                    cache_bytes=config.input_cache_bytes), eval_ds(), frames_drawn_in_input=True)
             rows.append({'family': family, 'preset': 'small', 'batch_size': args.batch_size,
                          'steps': args.steps, 'memory_videos_per_s': memory,
                          'trainer_videos_per_s': pipeline, 'ratio': pipeline / memory})

@@ -235,6 +235,9 @@ class FrameSampler(keras.layers.Layer):
         if num_samples < 1:
             raise ValueError(f'num_samples must be >= 1, got {num_samples}')
         self.num_samples = num_samples
+        # Set by `read_drawn_frames` (never saved): the training input holds
+        # this layer's random draw already, in its first `num_samples` slots.
+        self.input_is_drawn = False
 
     @plain_call
     def call(self, frames, num_frames, training=None):
@@ -245,6 +248,8 @@ class FrameSampler(keras.layers.Layer):
         k = self.num_samples
 
         def random_indices():
+            if self.input_is_drawn:
+                return tf.broadcast_to(tf.range(k)[tf.newaxis, :], [tf.shape(frames)[0], k])
             uniform = tf.random.uniform([tf.shape(frames)[0], k])
             return tf.minimum(tf.cast(uniform * n_float, tf.int32), n - 1)
 
@@ -257,3 +262,24 @@ class FrameSampler(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), 'num_samples': self.num_samples}
+
+
+def frames_drawn_by(model: keras.Model) -> int:
+    """How many frames the model's FrameSampler draws in training (0: none, reads all slots)."""
+    samplers = [layer for layer in model.layers if isinstance(layer, FrameSampler)]
+    return samplers[0].num_samples if samplers else 0
+
+
+def read_drawn_frames(model: keras.Model) -> None:
+    """The training input already holds the FrameSampler's draw (`sampling.draw_raw_frames`).
+
+    The same uniform draw with replacement, made by the input pipeline before
+    the transform graph, so that only the drawn frames are dequantized and
+    standardised (issue: the Trainer fed at the model's speed). Training
+    then reads the first `num_samples` slots as they come; prediction is
+    unchanged (evenly spaced frames of the full video), and the exported
+    model is built afresh, without this setting.
+    """
+    for layer in model.layers:
+        if isinstance(layer, FrameSampler):
+            layer.input_is_drawn = True

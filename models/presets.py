@@ -196,13 +196,14 @@ def get_preset(family: str, preset: str) -> FamilyConfig:
     return PRESETS[family][preset]
 
 
-def samples_own_frames(family: str, preset: Union[str, 'FamilyConfig']) -> bool:
-    """True when the model picks its own frames (DBoF with `sample_frames`).
+def frames_drawn(family: str, preset: Union[str, 'FamilyConfig']) -> int:
+    """Frames a model draws per video in training (its `sample_frames`), 0 if it reads all slots.
 
-    The input pipeline then skips its 300-slot resampling, which for such a
-    model only copies ~1.4 MB a video that the model reads 40 slots of.
+    For such a model the input pipeline makes that draw itself, before the
+    transform graph (`trainer.sampling.draw_raw_frames`), instead of
+    resampling all 300 slots that the model reads k of.
     """
-    return bool(getattr(resolve_config(family, preset), 'sample_frames', 0))
+    return int(getattr(resolve_config(family, preset), 'sample_frames', 0))
 
 
 def resolve_config(family: str,

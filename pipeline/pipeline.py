@@ -141,14 +141,16 @@ def data_validation_nodes(paths: PipelinePaths, options: RunOptions) -> DataNode
         max_bad_fraction=options.max_bad_fraction, duplicates=options.duplicates,
         data_fingerprint=paths.data_fingerprint)
     examples = example_gen.outputs['examples']
-    statistics_gen = StatisticsGen(examples=examples)
     schema_gen = ImportSchemaGen(schema_file=paths.schema_file)
     schema = schema_gen.outputs['schema']
+    # With the schema, TFDV reads the frames as opaque bytes (image_domain in
+    # yt8m/schema.pbtxt): sizes and counts, no top-k of 300 frames a video.
+    statistics_gen = StatisticsGen(examples=examples, schema=schema)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema)
     validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'],
                                      examples=examples)
-    return DataNodes([example_gen, statistics_gen, schema_gen, example_validator,
+    return DataNodes([example_gen, schema_gen, statistics_gen, example_validator,
                       validation_gate], examples, schema, validation_gate)
 
 

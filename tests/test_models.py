@@ -194,6 +194,18 @@ def test_dbof_frame_sampler_draws_the_configured_count_and_is_deterministic_at_p
     assert predicted[0, :, 0].tolist() == [0, 0, 1, 2, 2]
 
 
+def test_frame_sampler_reads_a_drawn_input_as_it_comes_in_training_only():
+    model = _tiny('dbof', DBoFConfig(8, 8, sample_frames=5))
+    sampler = model.get_layer('frame_sampler')
+    assert layers.frames_drawn_by(model) == 5
+    layers.read_drawn_frames(model)
+    n = np.array([300], np.int64)
+    frames = np.arange(300, dtype='f').reshape(1, 300, 1)
+    np.testing.assert_array_equal(sampler(frames, n, training=True).numpy()[0, :, 0],
+                                  [0, 1, 2, 3, 4])               # the first k slots: the draw
+    assert sampler(frames, n, training=False).numpy()[0, :, 0].tolist() == [30, 90, 150, 210, 270]
+
+
 def test_sampled_dbof_predicts_deterministically_and_reads_only_sampled_frames():
     model = _tiny('dbof', DBoFConfig(8, 8, sample_frames=4))
     batch = _batch(2, seed=0, num_frames=[MAX_FRAMES, MAX_FRAMES])

@@ -370,6 +370,20 @@ def test_flawed_records_stop_the_run_before_training(tmp_path):
                 if a.state == metadata_store_pb2.Artifact.LIVE]
 
 
+def test_statistics_read_frames_as_opaque_bytes(pipeline_run):
+    """StatisticsGen with the schema: frame sizes and counts, no top-k of unique frames."""
+    import tensorflow_data_validation as tfdv
+    tmp, _ = pipeline_run
+    (train,) = glob.glob(str(tmp / ROOT / 'StatisticsGen' / 'statistics' / '*' / 'Split-train'))
+    stats = tfdv.load_stats_binary(os.path.join(train, 'FeatureStats.pb')).datasets[0]
+    by_name = {tuple(f.path.step): f for f in stats.features}
+    rgb = by_name[('##SEQUENCE##', 'rgb')]
+    assert rgb.WhichOneof('stats') == 'bytes_stats'
+    assert rgb.bytes_stats.min_num_bytes == features.RGB_SIZE
+    assert rgb.bytes_stats.common_stats.min_num_values >= 1          # frames per video
+    assert by_name[('id',)].string_stats.unique == stats.num_examples   # ids still counted
+
+
 def test_records_failing_validation_stop_before_training(tmp_path):
     """Records that pass ingestion but not the schema: a context feature it does not know."""
     data_root = tmp_path / 'data'

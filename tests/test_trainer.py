@@ -28,6 +28,49 @@ def test_training_sampling_draws_real_frames_and_changes_each_call():
     assert not np.array_equal(draws[0], draws[1])
 
 
+def _drawn_frame_numbers(drawn: dict) -> list:
+    """Which source frame each drawn rgb frame is: its first byte (see records below)."""
+    return [[frame[0][0] for frame in video] for video in drawn[features.RGB].to_list()]
+
+
+def test_raw_frame_draw_picks_k_real_frames_of_the_first_300_and_keeps_audio_aligned():
+    import tests.records as records
+    from yt8m import reader
+
+    def numbered(video_id, n):   # frame i's bytes all i % 255; 255 past frame 300
+        example = tf.train.SequenceExample.FromString(
+            records.make_record(video_id, num_frames=n))
+        for name in (features.RGB, features.AUDIO):
+            for i, frame in enumerate(example.feature_lists.feature_list[name].feature):
+                value = 255 if i >= features.MAX_FRAMES else i % 255
+                frame.bytes_list.value[0] = bytes([value]) * len(frame.bytes_list.value[0])
+        return example.SerializeToString()
+
+    raw = reader.parse_serialized(tf.constant([numbered(b'a', 3), numbered(b'b', 310)]))
+    draws = [sampling.draw_raw_frames(raw, 40) for _ in range(5)]
+    for drawn in draws:
+        short, long = _drawn_frame_numbers(drawn)
+        assert len(short) == len(long) == 40
+        assert set(short) <= {0, 1, 2}
+        assert 255 not in long           # never past the 300 frames decoding keeps
+        audio = [[frame[0][0] for frame in video] for video in drawn[features.AUDIO].to_list()]
+        assert audio == [short, long]
+    seen_short = set().union(*(_drawn_frame_numbers(d)[0] for d in draws))
+    assert seen_short == {0, 1, 2}                       # uniform: every frame drawn
+    assert _drawn_frame_numbers(draws[0]) != _drawn_frame_numbers(draws[1])   # fresh each call
+
+
+def test_raw_frame_draw_leaves_an_empty_video_empty_for_decoding_to_name():
+    import tests.records as records
+    from yt8m import reader
+    raw = reader.parse_serialized(tf.constant([records.make_record(b'e', num_frames=0),
+                                               records.make_record(b'f', num_frames=2)]))
+    drawn = sampling.draw_raw_frames(raw, 5)
+    assert drawn[features.RGB].row_lengths().numpy().tolist() == [0, 5]
+    with pytest.raises(tf.errors.InvalidArgumentError, match='zero frames'):
+        reader.decode_videos(drawn)
+
+
 def test_unknown_training_option_is_rejected():
     with pytest.raises(ValueError, match=r"unknown training options \['lerning_rate'\]"):
         TrainingConfig.from_custom_config({'lerning_rate': 0.1})

@@ -41,7 +41,8 @@ def train_fold_copies(config: TrainingConfig, summary: dict,
                       strategy=None, chief: bool = True) -> List[dict]:
     """Trains and exports the `config.teacher_folds` copies; returns their summaries.
 
-    `make_train_ds(fold)` gives the training batches without that fold.
+    `make_train_ds(fold)` gives the training batches without that fold,
+    frames drawn as `training.frames_to_draw(config)` says.
     """
     k = config.teacher_folds
     if k < 2:
@@ -54,7 +55,7 @@ def train_fold_copies(config: TrainingConfig, summary: dict,
                     fold + 1, k, config.family, config.preset, copy_config.train_examples)
         _, weights, fold_summary = training.train_model(
             copy_config, make_train_ds(fold), eval_ds, log_dir=run_dir if chief else None,
-            strategy=strategy)
+            strategy=strategy, frames_drawn_in_input=True)
         fold_summary.update(teacher_fold=fold, teacher_folds=k)
         if chief:
             training.export_trained(copy_config, weights, transform_features_layer,

@@ -90,14 +90,17 @@ def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: i
 
 def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOutput,
                  batch_size: int, training: bool, seed: int = 0,
-                 shuffle_buffer: int = 1024, resample: bool = True,
+                 shuffle_buffer: int = 1024, draw_frames: int = 0,
                  cache_bytes: int = 0,
                  exclude_fold: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
     """Batches of ({frames, num_frames}, labels_multi_hot).
 
-    Training: shuffled, frames resampled (unless `resample=False`: the model
-    samples its own frames), repeats forever, cached when it fits. Eval: one
-    pass, in order.
+    Training: shuffled, repeats forever, cached when it fits, and the frames
+    drawn: `draw_frames=0` resamples all 300 slots after the transform graph
+    (a model that reads every slot); `draw_frames=k` draws the k frames of
+    a model's `FrameSampler` before it (`sampling.draw_raw_frames`; the
+    model must then `layers.read_drawn_frames`). Eval: one pass, in order,
+    every frame covered.
     """
     dataset = raw_dataset(file_pattern, batch_size, shuffle=training, seed=seed,
                           shuffle_buffer=shuffle_buffer, num_epochs=None if training else 1,
@@ -107,15 +110,28 @@ def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOu
 
     @tf.autograph.experimental.do_not_convert   # plain tensor code: nothing to convert
     def to_model_inputs(raw):
-        transformed = transform_layer(raw)
-        inputs = model_inputs(transformed)
-        if training and resample:
-            inputs[features.FRAMES] = sampling.sample_with_replacement(
-                inputs[features.FRAMES], inputs[features.NUM_FRAMES])
+        transformed, inputs = transform_drawn(transform_layer, raw,
+                                              draw_frames if training else None)
         return inputs, transformed[features.LABELS_MULTI_HOT]
 
     return distribute_by_data(dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE)
                               .prefetch(tf.data.AUTOTUNE))
+
+
+def transform_drawn(transform_layer, raw: dict, draw_frames: Optional[int]):
+    """(transformed features, model inputs) of a raw batch, frames drawn for training.
+
+    `draw_frames`: None, eval (every frame covered, in order); 0, all 300
+    slots resampled after the transform; k, k frames drawn before it.
+    """
+    if draw_frames:
+        raw = sampling.draw_raw_frames(raw, draw_frames)
+    transformed = transform_layer(raw)
+    inputs = model_inputs(transformed)
+    if draw_frames == 0:
+        inputs[features.FRAMES] = sampling.sample_with_replacement(
+            inputs[features.FRAMES], inputs[features.NUM_FRAMES])
+    return transformed, inputs
 
 
 def distribute_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -15,7 +15,6 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from models import presets
 from trainer import fold_models, input_pipeline, training
 from trainer.config import TrainingConfig
 
@@ -38,15 +37,15 @@ def run_fn(fn_args: FnArgs) -> None:
             fn_args.train_files, tf_transform_output, config.batch_size, training=True,
             seed=config.seed, shuffle_buffer=config.shuffle_buffer,
             cache_bytes=config.input_cache_bytes,
-            resample=not presets.samples_own_frames(config.family, config.preset),
-            exclude_fold=exclude_fold)
+            draw_frames=training.frames_to_draw(config), exclude_fold=exclude_fold)
 
     train_ds = train_dataset()
-    eval_ds = input_pipeline.make_dataset(
-        fn_args.eval_files, tf_transform_output, config.batch_size, training=False)
+    # Transformed once, scored by the model and its fold copies alike.
+    eval_ds = training.cache_eval(config, input_pipeline.make_dataset(
+        fn_args.eval_files, tf_transform_output, config.batch_size, training=False))
     _, weights, summary = training.train_model(
         config, train_ds, eval_ds, log_dir=fn_args.model_run_dir if chief else None,
-        strategy=strategy)
+        strategy=strategy, frames_drawn_in_input=True)
     # The teacher's out-of-fold copies (yt8m/folds.py), beside Format-Serving.
     summary['teacher_folds'] = fold_models.train_fold_copies(
         config, summary, lambda fold: train_dataset((fold, config.teacher_folds)), eval_ds,

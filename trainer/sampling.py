@@ -38,6 +38,27 @@ def cover_every_frame(frames: tf.RaggedTensor, num_frames: tf.Tensor,
     return tf.gather(dense, indices, batch_dims=1)
 
 
+def draw_raw_frames(raw: dict, num_samples: int) -> dict:
+    """Draws `num_samples` frames per video, uniformly with replacement, from raw features.
+
+    `raw` is `yt8m.reader.parse_serialized`'s layout (rgb and audio ragged
+    [batch, frames, 1] bytes). The draw is the one `FrameSampler` makes in
+    training, over the frames decoding keeps (the first 300). A video with
+    no frames stays empty, so decoding still names the problem.
+    """
+    rgb = raw[features.RGB]
+    lengths = tf.minimum(rgb.row_lengths(), features.MAX_FRAMES)
+    n = tf.cast(tf.maximum(lengths, 1), tf.float32)[:, tf.newaxis]
+    uniform = tf.random.uniform([rgb.nrows(), num_samples])
+    indices = tf.minimum(tf.cast(uniform * n, tf.int64), tf.cast(n, tf.int64) - 1)
+    draws = tf.where(lengths > 0, tf.cast(num_samples, tf.int64), 0)
+    indices = tf.RaggedTensor.from_tensor(indices, lengths=draws)
+    drawn = dict(raw)
+    for name in (features.RGB, features.AUDIO):
+        drawn[name] = tf.gather(raw[name], indices, batch_dims=1)
+    return drawn
+
+
 def sample_with_replacement(frames: tf.Tensor, num_frames: tf.Tensor,
                             slots: int = features.MAX_FRAMES) -> tf.Tensor:
     """Draws `slots` frames per video uniformly with replacement from its real frames.

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from components import artifact_files
 from models import ema as ema_lib
-from models import layers, optim, registry
+from models import layers, optim, presets, registry
 from trainer import export
 from trainer import monitor as monitor_lib
 from trainer.config import TrainingConfig
@@ -91,27 +91,43 @@ def label_frequencies(train_ds, examples: int) -> np.ndarray:
     return (counts + generic) / (seen + 1)
 
 
+def frames_to_draw(config: TrainingConfig) -> int:
+    """`draw_frames` for the training input of `config`'s model (input_pipeline.make_dataset)."""
+    return presets.frames_drawn(config.family, config.preset)
+
+
+def cache_eval(config: TrainingConfig, eval_ds) -> list:
+    """The select batches early stopping scores, in memory (bounded by `eval_cache_bytes`)."""
+    return monitor_lib.cache_batches(eval_ds, config.eval_examples, config.eval_cache_bytes)
+
+
 def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str] = None,
-                strategy: Optional[tf.distribute.Strategy] = None):
+                strategy: Optional[tf.distribute.Strategy] = None,
+                frames_drawn_in_input: bool = False):
     """Trains one model; returns (model, weights to export, summary dict).
 
-    `eval_ds` must be finite (one pass over the select split); at most
-    `config.eval_examples` of its videos are scored every evaluation
-    interval. The exported weights are the best evaluated ones (early
+    `eval_ds` must be finite (one pass over the select split), or the
+    batches `cache_eval` made of it (a member and its fold copies share
+    them); at most `config.eval_examples` of its videos are scored every
+    evaluation interval. The exported weights are the best evaluated ones (early
     stopping), or their EMA average when that scores at least as well.
+    `frames_drawn_in_input`: `train_ds` was made with
+    `draw_frames=frames_to_draw(config)`, so the model reads its training
+    frames as drawn (`layers.read_drawn_frames`).
     """
     optim.configure_precision(config.mixed_precision)
     optim.skip_autograph_for_tf_keras()   # first fit: ~60 s of AutoGraph -> ~4 s
     strategy = strategy or distribution_strategy(config.distribution)
     with strategy.scope():
         model = registry.build_model(config.family, config.preset)
+        if frames_drawn_in_input:
+            layers.read_drawn_frames(model)
         _compile(model, config.base_learning_rate, config)
         if config.prior_examples:
             layers.start_at_label_prior(model, label_frequencies(train_ds, config.prior_examples))
     steps = config.budget_steps
     interval = evaluation_interval(config, steps)
-    eval_batches = monitor_lib.cache_batches(eval_ds, config.eval_examples,
-                                            config.eval_cache_bytes)
+    eval_batches = eval_ds if isinstance(eval_ds, list) else cache_eval(config, eval_ds)
     monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, config.patience,
                                      log_dir=log_dir)
     logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, select GAP@20 '

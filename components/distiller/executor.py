@@ -36,7 +36,6 @@ from tfx.utils import path_utils
 
 from components.distiller import beam_scoring
 from components.distiller import teacher_scores as scores_lib
-from models import presets
 from components import artifact_files
 from trainer import input_pipeline, training
 from trainer.config import TrainingConfig
@@ -130,7 +129,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             tf_transform_output, lookup, lam, config.batch_size,
             seed=config.seed, shuffle_buffer=config.shuffle_buffer,
             cache_bytes=config.input_cache_bytes,
-            resample=not presets.samples_own_frames(config.family, config.preset))
+            draw_frames=training.frames_to_draw(config))
         eval_ds = input_pipeline.make_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], selection_split), '*')],
             tf_transform_output, config.batch_size, training=False)
@@ -138,7 +137,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                     config.preset, lam, temperature)
         tf.io.gfile.makedirs(model_run.uri)
         _, weights, summary = training.train_model(config, train_ds, eval_ds,
-                                                   log_dir=model_run.uri, strategy=strategy)
+                                                   log_dir=model_run.uri, strategy=strategy,
+                                                   frames_drawn_in_input=True)
         summary.update({
             'distilled': True, 'teacher_uri': teacher.uri,
             'distillation_lambda': lam, 'temperature': temperature, 'top_k': top_k,

@@ -159,7 +159,7 @@ def test_distill_pipeline_yields_mixed_targets_for_the_right_videos(distilled):
     labels = transformed[features.LABELS_MULTI_HOT].numpy()
     teacher, _ = lookup(transformed[features.VIDEO_ID])
     np.testing.assert_allclose(target.numpy(), 0.5 * teacher.numpy() + 0.5 * labels, atol=1e-6)
-    _, plain = scores_lib.distill_map_fn(layer, lookup, 0.0, training=False)(raw)
+    _, plain = scores_lib.distill_map_fn(layer, lookup, 0.0, draw_frames=None)(raw)
     np.testing.assert_array_equal(plain.numpy(), labels)
     assert inputs[features.FRAMES].shape[1:] == (features.MAX_FRAMES, features.FRAME_SIZE)
 

@@ -48,7 +48,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer import input_pipeline, sampling
+from trainer import input_pipeline
 from yt8m import features, folds
 
 logger = logging.getLogger(__name__)
@@ -201,36 +201,32 @@ def mixed_targets(labels: tf.Tensor, teacher: tf.Tensor, distillation_lambda: fl
 def make_distill_dataset(file_pattern: List[str], tf_transform_output,
                          lookup: TeacherLookup, distillation_lambda: float, batch_size: int,
                          seed: int = 0, shuffle_buffer: int = 256,
-                         resample: bool = True, cache_bytes: int = 0) -> tf.data.Dataset:
+                         draw_frames: int = 0, cache_bytes: int = 0) -> tf.data.Dataset:
     """Training batches of ({frames, num_frames}, mixed targets); repeats forever.
 
     `trainer.input_pipeline.make_dataset` with the transformed `video_id`
     kept for the teacher lookup (same raw reader, transform layer and
-    training-time frame sampling).
+    training-time frame draw, `draw_frames` as there).
     """
     dataset = input_pipeline.raw_dataset(file_pattern, batch_size, shuffle=True, seed=seed,
                                          shuffle_buffer=shuffle_buffer,
                                          cache_bytes=cache_bytes)
     transform_layer = tf_transform_output.transform_features_layer()
-    to_targets = distill_map_fn(transform_layer, lookup, distillation_lambda, resample)
+    to_targets = distill_map_fn(transform_layer, lookup, distillation_lambda, draw_frames)
     return input_pipeline.distribute_by_data(
         dataset.map(to_targets, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
 
 
 def distill_map_fn(transform_layer, lookup: TeacherLookup, distillation_lambda: float,
-                   training: bool = True):
+                   draw_frames: Optional[int] = 0):
     """raw features -> (model inputs, lambda * teacher + (1 - lambda) * labels).
 
-    `training` resamples the frames (off for a model that samples its own).
+    `draw_frames` as `input_pipeline.transform_drawn`'s (None: no draw).
     """
 
     @tf.autograph.experimental.do_not_convert   # plain tensor code: nothing to convert
     def to_model_inputs(raw):
-        transformed = transform_layer(raw)
-        inputs = input_pipeline.model_inputs(transformed)
-        if training:
-            inputs[features.FRAMES] = sampling.sample_with_replacement(
-                inputs[features.FRAMES], inputs[features.NUM_FRAMES])
+        transformed, inputs = input_pipeline.transform_drawn(transform_layer, raw, draw_frames)
         teacher, found = lookup(transformed[features.VIDEO_ID])
         labels = transformed[features.LABELS_MULTI_HOT]
         return inputs, mixed_targets(labels, teacher, distillation_lambda, found)
