@@ -24,6 +24,16 @@ HIT_AT_ONE_NAME = 'hit_at_1'
 PERR_NAME = 'perr'
 
 
+def multi_hot(label, num_classes: int) -> np.ndarray:
+    """[1, num_classes] float32 from a video's class ids (none: all zero) or its multi-hot row."""
+    label = np.zeros([0]) if label is None else np.asarray(label).ravel()
+    if label.size == num_classes and label.dtype.kind == 'f':
+        return label.astype(np.float32).reshape(1, -1)
+    row = np.zeros([1, num_classes], np.float32)
+    row[0, label.astype(np.int64)] = 1.0
+    return row
+
+
 class _VideoMetricCombiner(beam.CombineFn):
     """Feeds (labels, predictions) rows of every video into an accumulator."""
 
@@ -32,12 +42,18 @@ class _VideoMetricCombiner(beam.CombineFn):
         self._eval_config = eval_config
 
     def _rows(self, element):
+        """(multi-hot labels [1, classes], predictions [1, classes]) of each video.
+
+        The label is the raw `labels` feature, the video's class ids (the
+        EvalConfig's `label_key`): read from the record, so the Evaluator
+        runs no transform graph for it. A multi-hot label passes as it is.
+        """
         for label, prediction, _ in metric_util.to_label_prediction_example_weight(
                 element, eval_config=self._eval_config,
                 model_name=self._key.model_name, output_name=self._key.output_name,
-                flatten=False, squeeze=False):
-            yield (np.asarray(label, np.float32).reshape(1, -1),
-                   np.asarray(prediction, np.float32).reshape(1, -1))
+                flatten=False, squeeze=False, allow_none=True):
+            prediction = np.asarray(prediction, np.float32).reshape(1, -1)
+            yield multi_hot(label, prediction.shape[1]), prediction
 
 
 class _GapCombiner(_VideoMetricCombiner):

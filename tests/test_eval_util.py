@@ -116,3 +116,12 @@ def test_the_mixture_gap_equals_the_full_gap_of_every_mix():
         assert gap(weights) == pytest.approx(eval_util.gap_at_k(mix(members, weights), labels),
                                              abs=1e-12), weights
     assert gap.calls == 5 and gap.full_rows > 0     # the fallback ran and agreed
+
+
+def test_tfma_labels_become_multi_hot_from_class_ids_or_stay_as_given():
+    from components.tfma_metrics import multi_hot
+    assert multi_hot(np.array([2, 0]), 4).tolist() == [[1.0, 0.0, 1.0, 0.0]]
+    assert multi_hot(np.array([], np.int64), 3).tolist() == [[0.0, 0.0, 0.0]]   # unlabelled video
+    assert multi_hot(None, 2).tolist() == [[0.0, 0.0]]
+    assert multi_hot(np.array([0.0, 1.0, 0.0], np.float32), 3).tolist() == [[0.0, 1.0, 0.0]]
+    assert multi_hot(np.array([1, 1]), 3).tolist() == [[0.0, 1.0, 0.0]]      # repeated id

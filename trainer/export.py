@@ -3,8 +3,9 @@
 `serving_default` takes one string tensor `examples` of serialized
 SequenceExamples exactly as they sit in YouTube-8M files and returns
 `probabilities` [batch, 3862] plus the top-20 `top_classes` and `top_scores`.
-`transform_features` exposes the transform graph's outputs (labels among
-them) for TFMA's preprocessing step.
+`transform_features` exposes the transform graph's outputs (multi-hot labels
+among them) for the Quantizer's and the EnsembleBuilder's checks on select.
+(TFMA reads the labels from the records themselves: components/tfma_metrics.py.)
 
 Only what serving needs is saved: a fresh model holding the chosen weights
 (raw or EMA-averaged), never the optimizer's slots.
