@@ -37,7 +37,7 @@ sys.path.insert(0, PROJECT)
 import tensorflow as tf  # noqa: E402
 
 import local_runner  # noqa: E402
-from benchmarks import bench_learning  # noqa: E402
+from benchmarks import bench_learning, bench_pipeline  # noqa: E402
 from benchmarks.common import report  # noqa: E402
 from components import io_utils  # noqa: E402
 from pipeline import configs  # noqa: E402
@@ -87,6 +87,13 @@ def teacher_fold_costs(pipeline_root: str) -> dict:
             'fold_copies': len(copies),
             'fold_copies_best_select_gap': [c['best_eval_gap'] for c in copies]}
     return costs
+
+
+def component_seconds(metadata_path: str) -> dict:
+    """Seconds each component of the newest run took (ML Metadata), longest first."""
+    rows, _ = bench_pipeline.component_rows(metadata_path)
+    return {row['component']: round(row['seconds'], 1)
+            for row in sorted(rows, key=lambda row: -row['seconds'])}
 
 
 def measured_before(results_name: str, run_dir: str):
@@ -152,6 +159,8 @@ def main() -> None:
            {'split': splits.TEST, 'split_sizes': sizes, 'runner_seconds': wall,
             'seed_result': run_report.get('seed_result'),
             'teacher_fold_copies': fold_costs,
+            'component_seconds': component_seconds(
+                os.path.join(output_root, 'metadata', 'metadata.db')),
             'report': run_dir, 'examples': examples_uri, 'data_root': data_root,
             'videos': args.videos,
             'command': f'local_runner.py --no-cache --videos {args.videos}' if wall else None})

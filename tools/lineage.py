@@ -34,7 +34,7 @@ def open_store(path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def _node_names(store) -> Dict[int, str]:
+def node_names(store) -> Dict[int, str]:
     """Execution id -> the pipeline node (component id) that ran it."""
     names = {}
     for context in store.get_contexts_by_type('node'):
@@ -49,7 +49,7 @@ def latest_run_report(store) -> List[str]:
         return ['no pipeline run recorded']
     run = max(runs, key=lambda c: c.create_time_since_epoch)
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
-    names = _node_names(store)
+    names = node_names(store)
     lines = [f'Latest run: {run.name}']
     for execution in executions:
         lines.append(f'  {names.get(execution.id, execution.type):32s} '
@@ -110,7 +110,7 @@ def _outputs(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
 
 
 def _node(store, execution) -> str:
-    return _node_names(store).get(execution.id, execution.type)
+    return node_names(store).get(execution.id, execution.type)
 
 
 def data_checks(store, examples_id: int) -> List[str]:
