@@ -264,12 +264,6 @@ class FrameSampler(keras.layers.Layer):
         return {**super().get_config(), 'num_samples': self.num_samples}
 
 
-def frames_drawn_by(model: keras.Model) -> int:
-    """How many frames the model's FrameSampler draws in training (0: none, reads all slots)."""
-    samplers = [layer for layer in model.layers if isinstance(layer, FrameSampler)]
-    return samplers[0].num_samples if samplers else 0
-
-
 def read_drawn_frames(model: keras.Model) -> None:
     """The training input already holds the FrameSampler's draw (`sampling.draw_raw_frames`).
 

@@ -197,7 +197,7 @@ def test_dbof_frame_sampler_draws_the_configured_count_and_is_deterministic_at_p
 def test_frame_sampler_reads_a_drawn_input_as_it_comes_in_training_only():
     model = _tiny('dbof', DBoFConfig(8, 8, sample_frames=5))
     sampler = model.get_layer('frame_sampler')
-    assert layers.frames_drawn_by(model) == 5
+    assert sampler.num_samples == 5
     layers.read_drawn_frames(model)
     n = np.array([300], np.int64)
     frames = np.arange(300, dtype='f').reshape(1, 300, 1)

@@ -48,9 +48,7 @@ def draw_raw_frames(raw: dict, num_samples: int) -> dict:
     """
     rgb = raw[features.RGB]
     lengths = tf.minimum(rgb.row_lengths(), features.MAX_FRAMES)
-    n = tf.cast(tf.maximum(lengths, 1), tf.float32)[:, tf.newaxis]
-    uniform = tf.random.uniform([rgb.nrows(), num_samples])
-    indices = tf.minimum(tf.cast(uniform * n, tf.int64), tf.cast(n, tf.int64) - 1)
+    indices = tf.cast(uniform_indices(lengths, num_samples), tf.int64)
     draws = tf.where(lengths > 0, tf.cast(num_samples, tf.int64), 0)
     indices = tf.RaggedTensor.from_tensor(indices, lengths=draws)
     drawn = dict(raw)
@@ -66,9 +64,14 @@ def sample_with_replacement(frames: tf.Tensor, num_frames: tf.Tensor,
     `frames` is the covered layout of `cover_every_frame`, so the real frames
     are the first `num_frames` slots.
     """
-    n = tf.maximum(tf.cast(num_frames, tf.float32), 1.0)
-    batch = tf.shape(frames)[0]
-    uniform = tf.random.uniform([batch, slots])
-    indices = tf.minimum(tf.cast(uniform * n[:, tf.newaxis], tf.int32),
-                         tf.cast(n, tf.int32)[:, tf.newaxis] - 1)
-    return tf.gather(frames, indices, batch_dims=1)
+    return tf.gather(frames, uniform_indices(num_frames, slots), batch_dims=1)
+
+
+def uniform_indices(num_frames: tf.Tensor, count: int) -> tf.Tensor:
+    """int32 [batch, count]: frame indices drawn uniformly with replacement from [0, n).
+
+    A video with n = 0 draws index 0 (its caller decides what that means).
+    """
+    n = tf.maximum(tf.cast(num_frames, tf.float32), 1.0)[:, tf.newaxis]
+    uniform = tf.random.uniform([tf.shape(n)[0], count])
+    return tf.minimum(tf.cast(uniform * n, tf.int32), tf.cast(n, tf.int32) - 1)
