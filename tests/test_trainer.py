@@ -69,6 +69,11 @@ def test_raw_frame_draw_leaves_an_empty_video_empty_for_decoding_to_name():
     assert drawn[features.RGB].row_lengths().numpy().tolist() == [0, 5]
     with pytest.raises(tf.errors.InvalidArgumentError, match='zero frames'):
         reader.decode_videos(drawn)
+    uneven = reader.parse_serialized(tf.constant([records.make_record(b'g', num_frames=4,
+                                                                      audio_frames=3)]))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match='rgb and audio must have the same number of frames'):
+        sampling.draw_raw_frames(uneven, 5)
 
 
 def test_unknown_training_option_is_rejected():

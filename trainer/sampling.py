@@ -44,10 +44,14 @@ def draw_raw_frames(raw: dict, num_samples: int) -> dict:
     `raw` is `yt8m.reader.parse_serialized`'s layout (rgb and audio ragged
     [batch, frames, 1] bytes). The draw is the one `FrameSampler` makes in
     training, over the frames decoding keeps (the first 300). A video with
-    no frames stays empty, so decoding still names the problem.
+    no frames stays empty, so decoding still names the problem; rgb and
+    audio of different lengths fail here, with decoding's message.
     """
     rgb = raw[features.RGB]
-    lengths = tf.minimum(rgb.row_lengths(), features.MAX_FRAMES)
+    with tf.control_dependencies([tf.debugging.assert_equal(
+            rgb.row_lengths(), raw[features.AUDIO].row_lengths(),
+            message='rgb and audio must have the same number of frames')]):
+        lengths = tf.minimum(rgb.row_lengths(), features.MAX_FRAMES)
     indices = tf.cast(uniform_indices(lengths, num_samples), tf.int64)
     draws = tf.where(lengths > 0, tf.cast(num_samples, tf.int64), 0)
     indices = tf.RaggedTensor.from_tensor(indices, lengths=draws)
