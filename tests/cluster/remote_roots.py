@@ -6,9 +6,13 @@ from pipeline import configs
 
 PRODUCERS = ('YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-dbof', 'EnsembleBuilder',
              'Distiller-student-1', 'Evaluator-dbof', 'BlessingGate-dbof', 'Report')
-# The run's flags: one family, one student, a tiny budget.
+# The data: 420 train videos, 90 select, 90 test. At 300 videos (180 train,
+# 45 select, 45 test) DBoF tiny beat the prior by 0.04-0.10 on held-out
+# videos, and one CI run blessed no model at all; at 600 by 0.20-0.22.
+DATA = dict(num_videos=600, seed=3, top_classes=5, validate_fraction=0.3)
+# The run's flags: one family, one student, a tiny budget (100 steps).
 RUN_FLAGS = ['--families', 'dbof', '--distill', 'dbof', '--preset', 'tiny',
-             '--train-examples', '800', '--batch-size', '16', '--learning-rate', '0.01',
+             '--train-examples', '1600', '--batch-size', '16', '--learning-rate', '0.01',
              '--gap-floor', '0', '--min-gain-over-prior', '0.01']
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import kubeflow_runner
 from pipeline import configs
+from tests.cluster import remote_roots
 from tools import kfp_launcher
 from yt8m import synthetic
 
@@ -25,9 +26,6 @@ pytestmark = pytest.mark.cluster
 # .dockerignore's exclusions: what the image does not get.
 NOT_IN_IMAGE = shutil.ignore_patterns('.venv', 'outputs', '.git', '__pycache__', '*.egg-info',
                                       '.pytest_cache')
-FLAGS = ['--families', 'dbof', '--distill', 'dbof', '--preset', 'tiny',
-         '--train-examples', '800', '--batch-size', '16', '--learning-rate', '0.01',
-         '--gap-floor', '0', '--min-gain-over-prior', '0.01']
 
 
 @pytest.fixture(scope='module')
@@ -36,8 +34,7 @@ def setup(tmp_path_factory):
     project = tmp / 'image' / 'pipeline'
     shutil.copytree(configs.PROJECT_DIR, project, ignore=NOT_IN_IMAGE)
     data_root = tmp / 'data'
-    synthetic.generate(str(data_root), num_videos=300, seed=3, top_classes=5,
-                       validate_fraction=0.3)
+    synthetic.generate(str(data_root), **remote_roots.DATA)
     return tmp, project, data_root
 
 
@@ -47,7 +44,8 @@ def _compile(setup, target, root_name):
     kubeflow_runner.main([
         '--target', target, '--output', str(spec_file), '--image', 'yt8m-tfx:test',
         '--project-dir', str(project), '--allow-local-roots',
-        '--pipeline-root', str(tmp / root_name), '--data-root', str(data_root), *FLAGS])
+        '--pipeline-root', str(tmp / root_name), '--data-root', str(data_root),
+        *remote_roots.RUN_FLAGS])
     return spec_file
 
 
@@ -141,11 +139,12 @@ def test_open_source_kfp_runs_every_task_caches_what_it_may_and_never_stale_data
 
     # New data lands: the spec compiled before it is refused, a recompiled
     # one runs the ExampleGen instead of serving the old Examples.
-    # New videos (ids syn00000300..319): the generator numbers from 0, and a
-    # copy of ids already read would be refused as a leak, rightly.
-    synthetic.generate(str(tmp / 'more'), num_videos=320, seed=9, top_classes=5,
-                       validate_fraction=0.0, test_fraction=0.0, shards=16)
-    shutil.copy(tmp / 'more' / 'train0015.tfrecord', data_root / 'train0999.tfrecord')
+    # New videos (the last 20 ids past the data's own): the generator numbers
+    # from 0, and a copy of ids already read would be refused as a leak, rightly.
+    shards = remote_roots.DATA['num_videos'] // 20 + 1
+    synthetic.generate(str(tmp / 'more'), num_videos=20 * shards, seed=9, top_classes=5,
+                       validate_fraction=0.0, test_fraction=0.0, shards=shards)
+    shutil.copy(tmp / 'more' / f'train{shards - 1:04d}.tfrecord', data_root / 'train0999.tfrecord')
     with pytest.raises(SystemExit, match='input files changed since this spec was compiled'):
         kubeflow_runner.check_data_unchanged(kfp_launcher.Launcher(
             str(spec_file), str(tmp / 'unused'), str(project), backend='kfp').spec)

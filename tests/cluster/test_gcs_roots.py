@@ -24,8 +24,7 @@ BUCKET = 'gs://yt8m'
 
 def test_whole_dag_on_gcs_roots(tmp_path):
     local_data = tmp_path / 'data'
-    synthetic.generate(str(local_data), num_videos=300, seed=3, top_classes=5,
-                       validate_fraction=0.3)
+    synthetic.generate(str(local_data), **remote_roots.DATA)
     output_root = tmp_path / 'out'
     workdir = tmp_path / 'cwd'     # a stray os.makedirs('gs://...') would land here
     workdir.mkdir()

@@ -57,8 +57,7 @@ def s3_server(tmp_path):
 def test_whole_dag_on_s3_roots(tmp_path):
     import boto3
     local_data = tmp_path / 'data'
-    synthetic.generate(str(local_data), num_videos=300, seed=3, top_classes=5,
-                       validate_fraction=0.3)
+    synthetic.generate(str(local_data), **remote_roots.DATA)
     output_root = tmp_path / 'out'
     workdir = tmp_path / 'cwd'     # a stray os.makedirs('s3://...') would land here
     workdir.mkdir()
