@@ -62,6 +62,9 @@ _PROBLEMS = 'problems'
 _LONG = 'long_videos'
 _DUPLICATES = 'duplicates'
 GZIP_MAGIC = b'\x1f\x8b'
+# A matched file that is GZIP-compressed: all its videos would be left out, so
+# it stops the run under either policy.
+GZIP_FILE = 'gzip_compressed_file'
 # Files no split reads: how many names the summary, lineage and console keep.
 UNREAD_NAMES_KEPT = 10
 # File names of the release's splits (train/validate/test shards).
@@ -88,6 +91,14 @@ class CheckFile(beam.DoFn):
         self.progress = progress.Progress(f'YT8MExampleGen {self.split}', 'records')
 
     def process(self, path: str):
+        if is_gzip(path):
+            # Checked here, where the file is opened anyway: on the driver it
+            # was one round trip per file (thousands on GCS) before the job.
+            yield beam.pvalue.TaggedOutput(_PROBLEMS, (dict(
+                file=path, record=0, offset=0, kind=GZIP_FILE, video_id='', split=self.split,
+                message='a GZIP-compressed file; the splits read plain TFRecords (decompress '
+                        'it: gunzip -c FILE > FILE.tfrecord)'), b''))
+            return
         try:
             for index, offset, data, problem in integrity.framed_records(path):
                 self.progress.add()
@@ -112,10 +123,6 @@ def split_files(input_base: str, pattern: str) -> List[str]:
     files = sorted(tf.io.gfile.glob(os.path.join(input_base, pattern)))
     if not files:
         raise FileNotFoundError(f'{input_base}: no file matches {pattern!r}')
-    for path in files:
-        if is_gzip(path):
-            raise BadDataError(f'{path}: a GZIP-compressed file; the splits read plain '
-                               f'TFRecords (decompress it: gunzip -c FILE > FILE.tfrecord)')
     return files
 
 
@@ -245,12 +252,16 @@ def render_unread(unread: List[str], count: Optional[int] = None) -> List[str]:
 
 
 def stop_reason(bad: int, records_read: int, policy: str, max_fraction: float,
-                duplicates: int = 0, duplicate_policy: str = 'fail') -> str:
+                duplicates: int = 0, duplicate_policy: str = 'fail',
+                gzip_files: int = 0) -> str:
     """Why the run must stop here ('' to go on), by the two policies.
 
     `bad` counts every record left out, repeated video ids included;
-    `duplicates` counts those alone.
+    `duplicates` counts those alone; `gzip_files` the compressed input files.
     """
+    if gzip_files:
+        return (f'{gzip_files} input file(s) are GZIP-compressed: none of their videos can '
+                'be read, under any bad-records policy.')
     flawed = bad - duplicates
     if flawed and policy == 'fail':
         return (f'{flawed} flawed record(s) in the input; the run stops before training '
@@ -474,7 +485,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                     summary['records_read'], bad, summary['by_kind'],
                     summary['videos_truncated_to_300_frames'])
         stop = stop_reason(bad, summary['records_read'], policy, max_fraction,
-                           summary['duplicates'], duplicate_policy)
+                           summary['duplicates'], duplicate_policy,
+                           summary['by_kind'].get(GZIP_FILE, 0))
         if stop:
             for split in artifact_utils.decode_split_names(examples.split_names):
                 split_uri = artifact_utils.get_split_uri([examples], split)

@@ -177,9 +177,13 @@ def test_files_no_split_reads_are_listed_and_a_gzip_shard_is_refused_by_name(tmp
         _run(root, tmp_path / 'out2', 'fail')
     # Detected by content, not by name: a gzip file named like a plain shard.
     os.rename(f'{shard}.gz', root / 'train0001.tfrecord')
-    with pytest.raises(executor.BadDataError,
-                       match=r'train0001\.tfrecord: a GZIP-compressed file'):
-        _run(root, tmp_path / 'out3', 'fail')
+    # The Beam job finds it (not the driver), and it stops the run under either policy.
+    for policy in ('fail', 'skip'):
+        with pytest.raises(executor.BadDataError, match=(
+                r'(?s)1 input file\(s\) are GZIP-compressed.*'
+                r'train0001\.tfrecord, record 0 \(byte offset 0\): a GZIP-compressed file')):
+            _run(root, tmp_path / f'out3-{policy}', policy)
+        assert not (tmp_path / f'out3-{policy}' / 'Split-train').exists()
 
 
 # --- Three splits by video id, and repeated ids caught at ingestion ----------
