@@ -26,13 +26,12 @@ that the backend's driver hands over, then calls TFX 1.16's
 Vertex AI Pipelines hands over typed inputs and no `executor-logs`; there the
 repairs find nothing to do.
 
-After the executor, every output artifact is marked `_kfp_workspace: true`
-in the executor output. KFP's launcher copies each input artifact into the
-pod before the command starts (`backend/src/v2/component/launcher_v2.go`,
-`downloadArtifacts`), the 1.5 TB Examples once per consumer; from KFP 2.15
-it skips artifacts carrying that flag. TFX reads every artifact through its
-URI (tf.io.gfile, Beam), never the local copy, so nothing is lost. Vertex AI
-does not copy inputs.
+Outputs carry no mark of their own: KFP's launcher copies every input
+artifact under gs://, s3:// or minio:// into the pod on every version
+(`backend/src/v2/component/launcher_v2.go` `downloadArtifacts`), and the
+`_kfp_workspace` key some read as "keep remote" is a runtime flag that the
+driver sets only for a workspace importer and that ML Metadata never keeps
+(docs/KUBEFLOW.md section 4). Vertex AI does not copy inputs.
 """
 
 from __future__ import annotations
@@ -49,9 +48,6 @@ INVOCATION_FLAG = '--json_serialized_invocation_args'
 INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'
 # KFP's own artifact namespace (system.Artifact, system.Model, ...): never a TFX type.
 KFP_SYSTEM_PREFIX = 'system.'
-# backend/src/v2/component/launcher_v2.go (2.15.0+): inputs whose metadata has
-# this true are not downloaded into the pod.
-KEEP_REMOTE_FLAG = '_kfp_workspace'
 
 
 def _flag_value(argv: Sequence[str], flag: str) -> Optional[int]:
@@ -125,23 +121,6 @@ def repaired_argv(argv: Sequence[str]) -> List[str]:
     return argv
 
 
-def mark_outputs_remote(output_file: str) -> int:
-    """Sets KEEP_REMOTE_FLAG on every artifact of an ExecutorOutput file; returns how many."""
-    import tensorflow as tf
-    if not tf.io.gfile.exists(output_file):
-        return 0
-    with tf.io.gfile.GFile(output_file) as f:
-        executor_output = json.load(f)
-    marked = 0
-    for listing in executor_output.get('artifacts', {}).values():
-        for artifact in listing.get('artifacts', []):
-            artifact.setdefault('metadata', {})[KEEP_REMOTE_FLAG] = True
-            marked += 1
-    with tf.io.gfile.GFile(output_file, 'w') as f:
-        json.dump(executor_output, f)
-    return marked
-
-
 def main(argv: Sequence[str]) -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s: %(message)s')
     from absl import app
@@ -156,11 +135,9 @@ def main(argv: Sequence[str]) -> None:
          for artifact in listing.get('artifacts', [])]
         + [value for value in executor_input['inputs'].get('parameterValues', {}).values()
            if isinstance(value, str)])
-    output_file = executor_input['outputs']['outputFile']
 
     def run(parsed):
         kubeflow_v2_run_executor.main(parsed)
-        mark_outputs_remote(output_file)
         filesystems.exit_code(0)
 
     app.run(run, argv=[TFX_ENTRYPOINT, *argv], flags_parser=kubeflow_v2_run_executor._parse_flags)

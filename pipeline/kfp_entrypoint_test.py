@@ -67,15 +67,3 @@ def test_the_repaired_input_parses_as_tfx_parses_it():
     assert examples.TYPE_NAME == 'Examples' and examples.uri == 'gs://b/examples'
     (scores,) = utils.parse_raw_artifact_dict(repaired.outputs.artifacts)['teacher_scores']
     assert scores.TYPE_NAME == 'yt8m.TeacherScores'
-
-
-def test_outputs_are_marked_to_stay_remote(tmp_path):
-    output_file = tmp_path / 'output_metadata.json'
-    output_file.write_text(json.dumps({'artifacts': {
-        'examples': {'artifacts': [{'uri': 'gs://b/e', 'metadata': {'span': 0}}]},
-        'model': {'artifacts': [{'uri': 'gs://b/m'}]}}}))
-    assert kfp_entrypoint.mark_outputs_remote(str(output_file)) == 2
-    written = json.loads(output_file.read_text())['artifacts']
-    assert written['examples']['artifacts'][0]['metadata'] == {'span': 0, '_kfp_workspace': True}
-    assert written['model']['artifacts'][0]['metadata'] == {'_kfp_workspace': True}
-    assert kfp_entrypoint.mark_outputs_remote(str(tmp_path / 'absent.json')) == 0

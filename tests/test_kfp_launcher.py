@@ -1,5 +1,6 @@
 """tools.kfp_launcher on hand-made specs: order, hand-over and clear failures."""
 
+import json
 import sys
 
 import pytest
@@ -98,8 +99,9 @@ def test_open_source_kfp_hands_over_typeless_inputs_and_an_executor_logs_output(
                           ['python', '-c', HANDOVER_TASK])
     produced = kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project, backend='kfp').run()
     (second,) = produced['second']['data']
-    assert second['metadata']['input_types'] == [{'instanceSchema': ''}]
-    assert second['metadata']['outputs'] == ['data', 'executor-logs']
+    # Lists come back from ML Metadata wrapped, as KFP's converter stores them.
+    assert second['metadata']['input_types'] == {'list': [{'instanceSchema': ''}]}
+    assert second['metadata']['outputs'] == {'list': ['data', 'executor-logs']}
     (logs,) = produced['second']['executor-logs']
     assert logs['type'] == {'schemaTitle': 'system.Artifact'}
     assert second['name'].isdigit()          # an MLMD id, as KFP names artifacts
@@ -109,6 +111,41 @@ def test_open_source_kfp_hands_over_typeless_inputs_and_an_executor_logs_output(
     (second,) = produced['second']['data']
     assert second['metadata']['input_types'] == [{'schemaTitle': 'system.Artifact'}]
     assert second['metadata']['outputs'] == ['data']
+
+
+# Writes fixed metadata of every JSON kind, and what it was handed.
+METADATA_TASK = '''
+import json, sys
+executor_input = json.loads(sys.argv[1])
+inputs = executor_input['inputs']['artifacts'].get('data', {}).get('artifacts', [])
+planned = executor_input['outputs']['artifacts']['data']['artifacts'][0]
+metadata = {'flag': True, 'count': 3, 'ratio': 0.5, 'ids': [1, 2], 'info': {'a': 'b'},
+            'text': 'x', '_kfp_workspace': True, 'seen': inputs[0]['metadata'] if inputs else {}}
+with open(executor_input['outputs']['outputFile'], 'w') as f:
+    json.dump({'artifacts': {'data': {'artifacts': [dict(planned, metadata=metadata)]}}}, f)
+'''
+
+
+def test_kfp_hands_on_what_ml_metadata_keeps_of_a_producers_metadata(tmp_path):
+    spec, project = _spec(tmp_path, {'second': WIRE, 'first': {}},
+                          ['python', '-c', METADATA_TASK])
+    produced = kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project, backend='kfp').run()
+    seen = produced['second']['data'][0]['metadata']['seen']['struct']
+    session = json.loads(seen.pop('store_session_info'))
+    assert session == {'Provider': 'file', 'Params': {'fromEnv': 'true'}}
+    # converter.go: bool -> int, numbers -> double, list and struct wrapped; the
+    # workspace flag is not kept; the output's name is added.
+    assert seen == {'flag': 1, 'count': 3, 'ratio': 0.5, 'ids': {'list': [1, 2]},
+                    'info': {'struct': {'a': 'b'}}, 'text': 'x', 'seen': {'struct': {}},
+                    'display_name': 'data'}
+    # KFP stores no null: recording the output fails, naming task and output.
+    null_task = METADATA_TASK.replace("'text': 'x'", "'text': None")
+    (tmp_path / 'null').mkdir()
+    spec, project = _spec(tmp_path / 'null', {'first': {}}, ['python', '-c', null_task])
+    with pytest.raises(kfp_launcher.LaunchError,
+                       match=r"first: output 'data' cannot be recorded in ML Metadata: "
+                             r"metadata 'text': unknown/unsupported value type NoneType"):
+        kfp_launcher.Launcher(spec, str(tmp_path / 'null' / 'run'), project, backend='kfp').run()
 
 
 def test_argo_refuses_dotted_and_underscored_task_names(tmp_path):

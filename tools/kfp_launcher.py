@@ -16,10 +16,12 @@ kubeflow/pipelines 2.5.0 (the file is named at each behaviour below):
     MLMD id, their properties in `metadata`;
   * every task gets the extra `executor-logs` output (`system.Artifact`);
   * no `lifecycle.preCacheCheck` hook runs;
-  * inputs under gs://, s3:// or minio:// are downloaded into the pod first
-    (component/launcher_v2.go): the launcher counts the bytes of every input
-    per task (`input_bytes`), and which of them KFP 2.15+ would leave remote
-    because their metadata says `_kfp_workspace: true` (`kept_remote`);
+  * every output goes through ML Metadata before a consumer sees it
+    (`tools.kfp_metadata`: a real MLMD store, KFP's value conversions), and
+    its name is its MLMD id;
+  * inputs under gs://, s3:// or minio:// are downloaded into the pod first,
+    on every KFP version (component/launcher_v2.go `downloadArtifacts`): the
+    launcher counts the bytes of every input per task (`input_bytes`);
   * the cache key is KFP's (cacheutils/cache.go): input artifact ids,
     parameter values, output specs, image and unfilled command; a task whose
     `cachingOptions.enableCache` is on and whose key was seen in --cache-dir
@@ -57,6 +59,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from pipeline.configs import CONTAINER_PROJECT_DIR
+from tools import kfp_metadata
 
 logger = logging.getLogger('kfp_launcher')
 
@@ -69,8 +72,6 @@ ARGO_NAME_MAX = 128
 # backend/src/v2/driver/driver.go (2.5.0): the output added to every task
 # when logs are published (--publish_logs, default "true").
 EXECUTOR_LOGS = 'executor-logs'
-# launcher_v2.go (2.15.0+): an input whose metadata has this true is not downloaded.
-KEEP_REMOTE_FLAG = '_kfp_workspace'
 
 _KIND_OF_TYPE = {  # parameterType -> accepted google.protobuf.Value kinds
     'STRING': {str}, 'NUMBER_INTEGER': {int, float}, 'NUMBER_DOUBLE': {int, float},
@@ -297,7 +298,11 @@ class Launcher:
         # Bytes of each task's input artifacts: what KFP's launcher copies into
         # the pod first when they live under gs://, s3:// or minio://.
         self.input_bytes: Dict[str, Dict[str, int]] = {}
-        self.kept_remote: Dict[str, List[str]] = {}
+        # KFP's metadata store: on disk beside the cache (ids go on across
+        # runs, as one cluster's MLMD), else in memory for this run.
+        self.metadata = kfp_metadata.Store(
+            os.path.join(cache_dir, 'mlmd.sqlite') if cache_dir else None
+        ) if backend == 'kfp' else None
 
     def executor_input(self, name: str, task: dict, component: dict, task_dir: str) -> dict:
         kfp = self.backend == 'kfp'
@@ -331,10 +336,6 @@ class Launcher:
         inputs = executor_input['inputs']['artifacts']
         self.input_bytes[name] = {key: sum(tree_bytes(a['uri']) for a in listing['artifacts'])
                                   for key, listing in inputs.items()}
-        self.kept_remote[name] = sorted(
-            key for key, listing in inputs.items()
-            if all(a.get('metadata', {}).get(KEEP_REMOTE_FLAG) is True
-                   for a in listing['artifacts']))
         started = time.time()
         fingerprint = None
         if self.cache is not None and task.get('cachingOptions', {}).get('enableCache'):
@@ -364,16 +365,20 @@ class Launcher:
     def _publish(self, name: str, log_file: str) -> None:
         """Names each output as the backend's metadata store does, and uploads the log.
 
-        KFP: the MLMD artifact id as a string (backend/src/v2/metadata/
-        converter.go); Vertex AI: a resource name.
+        KFP: recorded in ML Metadata and read back (`tools.kfp_metadata`),
+        named by the MLMD artifact id; Vertex AI: a resource name.
         """
+        session = kfp_metadata.session_info(self.run_root)
         for key, listing in self.produced[name].items():
-            for artifact in listing:
+            for index, artifact in enumerate(listing):
                 if self.backend == 'vertex':
                     artifact['name'] = f'{self.run_name}/{name}/{key}'
                 else:
-                    artifact['name'] = str(self.cache.next_id() if self.cache else
-                                           uuid.uuid4().int % (1 << 62))
+                    try:
+                        listing[index] = self.metadata.record(key, artifact, session)
+                    except kfp_metadata.MetadataError as err:
+                        raise LaunchError(f'{name}: output {key!r} cannot be recorded in '
+                                          f'ML Metadata: {err}') from None
         logs = self.produced[name].get(EXECUTOR_LOGS)
         if logs:
             os.makedirs(os.path.dirname(logs[0]['uri']) or '.', exist_ok=True)
@@ -415,7 +420,7 @@ class Launcher:
 
 
 class ArtifactCache:
-    """The backend's cache across runs: fingerprint -> outputs, plus MLMD's id counter."""
+    """The backend's cache across runs: fingerprint -> outputs (as read back from MLMD)."""
 
     def __init__(self, folder: str):
         os.makedirs(folder, exist_ok=True)
@@ -431,11 +436,6 @@ class ArtifactCache:
     def put(self, fingerprint: str, outputs: Dict[str, list]) -> None:
         self.entries.setdefault('outputs', {})[fingerprint] = outputs
         self._save()
-
-    def next_id(self) -> int:
-        self.entries['last_id'] = self.entries.get('last_id', 0) + 1
-        self._save()
-        return self.entries['last_id']
 
     def _save(self) -> None:
         with open(self.path + '.tmp', 'w') as f:

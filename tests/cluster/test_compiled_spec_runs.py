@@ -116,9 +116,15 @@ def test_open_source_kfp_runs_every_task_caches_what_it_may_and_never_stale_data
     copied = sum(sum(inputs.values()) for inputs in first.input_bytes.values())
     print(f'\nKFP 2.5 launcher would copy {copied} bytes into pods ({len(consumers)} tasks '
           f'read the {examples_bytes}-byte Examples)')
-    # ... and KFP 2.15+ none: every output was marked to stay remote.
-    assert all(sorted(first.kept_remote[task]) == sorted(inputs)
-               for task, inputs in first.input_bytes.items())
+    # Every input came through ML Metadata: named by its MLMD id, with KFP's
+    # own properties added and no `_kfp_workspace` key.
+    for outputs in produced.values():
+        for listing in outputs.values():
+            for artifact in listing:
+                assert artifact['name'].isdigit(), artifact
+                assert artifact['metadata']['display_name'] and \
+                    'store_session_info' in artifact['metadata']
+                assert '_kfp_workspace' not in artifact['metadata']
 
     # Nothing changed: the same spec again. Every task is served from the
     # cache but the BaselineLookups (they read the live serving folder) and
