@@ -72,6 +72,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              '(merged over pipeline/resources.py defaults)')
     parser.add_argument('--gpu-node-label', default=resources.DEFAULT_GPU_NODE_LABEL,
                         help='kfp: the node label that names a GPU model (GKE: the default)')
+    store = parser.add_argument_group(
+        'S3-compatible store (kfp)', 'MinIO or another non-AWS s3:// store that every pod must '
+        'reach; docs/KUBEFLOW.md gives the kfp-launcher ConfigMap entry KFP needs beside it')
+    store.add_argument('--object-store-endpoint', default='', metavar='URL',
+                       help='e.g. http://minio-service.kubeflow:9000: set in every container')
+    store.add_argument('--object-store-secret', default='', metavar='NAME',
+                       help='the Kubernetes Secret holding the access keys, given to every '
+                            'task as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY')
+    store.add_argument('--object-store-secret-keys', metavar='ACCESS,SECRET',
+                       default='AWS_ACCESS_KEY_ID,AWS_SECRET_ACCESS_KEY',
+                       help="the Secret's two keys (KFP's mlpipeline-minio-artifact: "
+                            'accesskey,secretkey)')
+    store.add_argument('--object-store-region', default='us-east-1')
     parser.add_argument('--no-validate-files', action='store_true',
                         help='the data root has train files only (select and test held out by a hash of the video id)')
     submit = parser.add_argument_group('submitting')
@@ -95,6 +108,16 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.options = RunOptions.from_args(args)
     except ValueError as err:
         parser.error(str(err))
+    args.object_store = None
+    if args.object_store_endpoint or args.object_store_secret:
+        if args.target != 'kfp':
+            parser.error('--object-store-* are for --target kfp')
+        keys = args.object_store_secret_keys.split(',')
+        if len(keys) != 2 or not all(keys):
+            parser.error('--object-store-secret-keys takes two keys: ACCESS,SECRET')
+        args.object_store = kfp_spec.ObjectStore(
+            endpoint=args.object_store_endpoint, secret=args.object_store_secret,
+            access_key_key=keys[0], secret_key_key=keys[1], region=args.object_store_region)
     if not args.submit_spec and not (args.pipeline_root and args.data_root):
         parser.error('compiling needs --pipeline-root and --data-root')
     if args.submit or args.submit_spec:
@@ -145,7 +168,8 @@ def compile_pipeline(args: argparse.Namespace) -> str:
         # compiled fingerprint can keep stale Examples out of the cache.
         example_gen_cacheable=args.target == 'vertex' or paths.data_fingerprint is not None,
         gpu_node_selectors=resources.gpu_node_selectors(
-            [node.id for node in pipeline.components], table, args.gpu_node_label))
+            [node.id for node in pipeline.components], table, args.gpu_node_label),
+        store=args.object_store)
     return output
 
 

@@ -14,7 +14,16 @@ kubeflow/pipelines 2.5.0). `kubeflow_runner.py` compiles, then calls
   inputs: BaselineLookup reads the live serving folder (a cached lookup
   would hide a newer pushed model), and the ExampleGen when the input files
   could not be fingerprinted at compile time;
-* adds the Kubernetes platform config (GPU node selectors) for the KFP target.
+* adds the Kubernetes platform config for the KFP target: GPU node
+  selectors, and an S3-compatible store's credentials from a Kubernetes
+  Secret (`secretAsEnv`), built with kfp-kubernetes' own protos; the store's
+  endpoint goes into every container's `env`. Stock KFP gives executor pods
+  no credentials of their own (only KFP_POD_NAME and KFP_POD_UID,
+  `argocompiler/common.go` at 2.5.0), so without these tensorflow-io, boto3
+  and the launcher itself would talk to AWS;
+* checks the final documents against KFP's protos (`pipeline_spec_pb2`,
+  `kubernetes_executor_config_pb2`): an unknown field is refused here, not
+  on the cluster.
 
 Task names are the node ids (`Trainer-dbof`), valid Argo names
 (pipeline/pipeline.py); this module checks them again on the final spec.
@@ -22,6 +31,7 @@ Task names are the node ids (`Trainer-dbof`), valid Argo names
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Dict, Iterable, List, Optional, Tuple
 
@@ -46,6 +56,38 @@ EXAMPLE_GEN_TASK = 'YT8MExampleGen'
 
 class SpecError(ValueError):
     """The compiled spec would be refused, or would misbehave, on its target."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStore:
+    """An S3-compatible store (MinIO, Ceph, ...) that every task's pod must reach.
+
+    `endpoint` goes into every container's environment under the names each
+    client reads (pipeline/filesystems.py); the access keys come from the
+    Kubernetes Secret `secret`, its keys `access_key_key` and
+    `secret_key_key` (KFP's own MinIO Secret, mlpipeline-minio-artifact,
+    names them accesskey and secretkey).
+    """
+    endpoint: str = ''
+    secret: str = ''
+    access_key_key: str = 'AWS_ACCESS_KEY_ID'
+    secret_key_key: str = 'AWS_SECRET_ACCESS_KEY'
+    region: str = 'us-east-1'
+
+    def container_env(self) -> List[Dict[str, str]]:
+        if not self.endpoint:
+            return []
+        plain = '0' if self.endpoint.startswith('http://') else '1'
+        values = {'AWS_ENDPOINT_URL': self.endpoint,            # boto3 (Beam's s3://)
+                  'S3_ENDPOINT': self.endpoint, 'S3_USE_HTTPS': plain,
+                  'S3_VERIFY_SSL': plain,                        # tensorflow-io
+                  'AWS_REGION': self.region, 'AWS_DEFAULT_REGION': self.region}
+        return [{'name': name, 'value': value} for name, value in values.items()]
+
+    def key_to_env(self) -> Dict[str, str]:
+        """Secret key -> environment variable."""
+        return {self.access_key_key: 'AWS_ACCESS_KEY_ID',
+                self.secret_key_key: 'AWS_SECRET_ACCESS_KEY'}
 
 
 def targets_it_suits(docs: List[dict]) -> Tuple[str, ...]:
@@ -125,29 +167,76 @@ def uncacheable_tasks(spec: dict, example_gen_cacheable: bool) -> List[str]:
     return names
 
 
-def node_selector_platform(spec: dict, selectors: Dict[str, Dict[str, str]]) -> Optional[dict]:
-    """A KFP Kubernetes platform spec with the node selectors, or None without any."""
-    if not selectors:
-        return None
+def platform_document(spec: dict, selectors: Dict[str, Dict[str, str]],
+                      store: Optional[ObjectStore] = None) -> Optional[dict]:
+    """KFP's Kubernetes platform spec: node selectors per GPU task, the store's
+    Secret as environment on every task; None when there is neither.
+
+    Each executor's config is a kfp-kubernetes `KubernetesExecutorConfig`
+    (1.0.0, the release for the kfp 2.5 SDK), written as KFP's own compiler
+    writes it (`json_format.MessageToDict`).
+    """
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
     tasks = spec['root']['dag']['tasks']
-    executors = {}
+    labels_of = {}
     for node_id, labels in selectors.items():
         component = spec['components'][tasks[node_id]['componentRef']['name']]
-        executors[component['executorLabel']] = {'nodeSelector': {'labels': dict(labels)}}
+        labels_of[component['executorLabel']] = labels
+    with_secret = bool(store and store.secret)
+    executors = {}
+    for label in spec['deploymentSpec']['executors']:
+        if label not in labels_of and not with_secret:
+            continue
+        config = k8s.KubernetesExecutorConfig()
+        if label in labels_of:
+            config.node_selector.labels.update(labels_of[label])
+        if with_secret:
+            config.secret_as_env.add(secret_name=store.secret, key_to_env=[
+                k8s.SecretAsEnv.SecretKeyToEnvMap(secret_key=key, env_var=variable)
+                for key, variable in store.key_to_env().items()])
+        executors[label] = json_format.MessageToDict(config)
+    if not executors:
+        return None
     return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': executors}}}}
 
 
+def check_documents(docs: List[dict]) -> None:
+    """The pipeline spec and any platform spec parse with KFP's protos, no unknown field."""
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    try:
+        json_format.ParseDict(docs[0], pipeline_spec_pb2.PipelineSpec())
+        for platform in docs[1:]:
+            json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
+            for label, config in (platform.get('platforms', {}).get('kubernetes', {})
+                                  .get('deploymentSpec', {}).get('executors', {}).items()):
+                json_format.ParseDict(config, k8s.KubernetesExecutorConfig())
+    except json_format.ParseError as err:
+        raise SpecError(f'the spec does not parse with KFP\'s protos: {err}') from None
+
+
 def finish_spec(spec_file: str, target: str, pipeline_root: str, example_gen_cacheable: bool,
-                gpu_node_selectors: Optional[Dict[str, Dict[str, str]]] = None) -> dict:
+                gpu_node_selectors: Optional[Dict[str, Dict[str, str]]] = None,
+                store: Optional[ObjectStore] = None) -> dict:
     """Rewrites `spec_file` in place for `target`; returns the pipeline spec."""
     (spec,) = load(spec_file)[:1]
     spec['defaultPipelineRoot'] = pipeline_root
     check_task_names(spec)
     use_project_entrypoint(spec)
     disable_cache(spec, uncacheable_tasks(spec, example_gen_cacheable))
+    if store and target != 'kfp':
+        raise SpecError('an S3-compatible store (--object-store-*) is for --target kfp; '
+                        'Vertex AI reads gs:// with its service account')
+    for executor in spec['deploymentSpec']['executors'].values():
+        if store and store.endpoint and 'container' in executor:
+            executor['container']['env'] = store.container_env()
     docs = [spec]
-    platform = node_selector_platform(spec, gpu_node_selectors or {}) if target == 'kfp' else None
+    platform = (platform_document(spec, gpu_node_selectors or {}, store)
+                if target == 'kfp' else None)
     if platform:
         docs.append(platform)
+    check_documents(docs)
     dump(docs, spec_file)
     return spec

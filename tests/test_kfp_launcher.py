@@ -178,3 +178,40 @@ def test_the_kfp_cache_reuses_a_task_only_when_its_key_is_unchanged(tmp_path):
     third = kfp_launcher.Launcher(str(changed), str(tmp_path / 'run3'), project, 'kfp', cache)
     third.run()
     assert third.cached == []
+
+
+# Reports the object-store settings it was started with.
+ENV_TASK = '''
+import json, os, sys
+executor_input = json.loads(sys.argv[1])
+planned = executor_input['outputs']['artifacts']['data']['artifacts'][0]
+seen = {k: v for k, v in os.environ.items() if k.startswith(('AWS_', 'S3_'))}
+with open(executor_input['outputs']['outputFile'], 'w') as f:
+    json.dump({'artifacts': {'data': {'artifacts': [dict(planned, metadata={'env': seen})]}}}, f)
+'''
+
+
+def test_a_kfp_task_takes_the_store_from_the_spec_and_its_secret_not_from_here(
+        tmp_path, monkeypatch):
+    spec, project = _spec(tmp_path, {'first': {}}, ['python', '-c', ENV_TASK])
+    docs = [yaml.safe_load(open(spec))]
+    docs[0]['deploymentSpec']['executors']['step_executor']['container']['env'] = [
+        {'name': 'AWS_ENDPOINT_URL', 'value': 'http://minio:9000'}]
+    docs.append({'platforms': {'kubernetes': {'deploymentSpec': {'executors': {
+        'step_executor': {'secretAsEnv': [{'secretName': 'minio', 'keyToEnv': [
+            {'secretKey': 'accesskey', 'envVar': 'AWS_ACCESS_KEY_ID'},
+            {'secretKey': 'secretkey', 'envVar': 'AWS_SECRET_ACCESS_KEY'}]}]}}}}}})
+    with open(spec, 'w') as f:
+        yaml.safe_dump_all(docs, f)
+    # The machine that runs the launcher has keys of its own: no pod sees them.
+    monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'outer')
+    monkeypatch.setenv('S3_ENDPOINT', 'http://outer:9000')
+    secrets = {'minio': {'accesskey': 'minio-user', 'secretkey': 'minio-pass'}}
+    produced = kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project, backend='kfp',
+                                     secrets=secrets).run()
+    assert produced['first']['data'][0]['metadata']['env'] == {'struct': {
+        'AWS_ENDPOINT_URL': 'http://minio:9000', 'AWS_ACCESS_KEY_ID': 'minio-user',
+        'AWS_SECRET_ACCESS_KEY': 'minio-pass'}}
+    # A Secret the cluster does not have: the pod would not start.
+    with pytest.raises(kfp_launcher.LaunchError, match='first: secret "minio" not found'):
+        kfp_launcher.Launcher(spec, str(tmp_path / 'run2'), project, backend='kfp').run()

@@ -125,8 +125,14 @@ def compiled(tmp_path_factory):
     kubeflow_runner.main(SHARED_FLAGS + [
         '--output', str(output), '--image', 'example.com/yt8m:1',
         '--pipeline-root', 'gs://bucket/yt8m', '--data-root', 'gs://bucket/frame',
-        '--resources', str(resources), '--no-data-fingerprint'])
+        '--resources', str(resources), '--no-data-fingerprint', *STORE_FLAGS])
     return output
+
+
+# MinIO as stock KFP installs it: its Secret and the keys it names.
+STORE_FLAGS = ['--object-store-endpoint', 'http://minio-service.kubeflow:9000',
+               '--object-store-secret', 'mlpipeline-minio-artifact',
+               '--object-store-secret-keys', 'accesskey,secretkey']
 
 
 def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
@@ -247,9 +253,11 @@ def test_both_runners_take_one_configuration(compiled):
     assert trainer['cpuLimit'] == 8 and trainer['memoryLimit'] == 32
     # A GPU in open-source KFP's form: the Kubernetes resource, the model as a node selector.
     assert trainer['accelerator'] == {'type': 'nvidia.com/gpu', 'count': '2'}
-    selectors = platform['platforms']['kubernetes']['deploymentSpec']['executors']
-    assert selectors == {'Trainer-dbof_executor': {'nodeSelector': {'labels': {
-        'cloud.google.com/gke-accelerator': 'nvidia-tesla-t4'}}}}
+    selectors = {label: config['nodeSelector'] for label, config in
+                 platform['platforms']['kubernetes']['deploymentSpec']['executors'].items()
+                 if 'nodeSelector' in config}
+    assert selectors == {'Trainer-dbof_executor': {'labels': {
+        'cloud.google.com/gke-accelerator': 'nvidia-tesla-t4'}}}
     assert container('EnsembleBuilder')['resources']['memoryLimit'] == 48
     assert 'resources' not in container('StatisticsGen')
 
@@ -301,6 +309,33 @@ class _KfpApiStub(_JsonApiStub):
         else:
             self._reply({'run_id': 'run-1', 'display_name': body.get('display_name'),
                          'experiment_id': 'exp-1'})
+
+
+def test_every_task_reaches_the_object_store_through_the_spec_and_its_secret(compiled):
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as k8s
+    spec, platform = kfp_spec.load(str(compiled))
+    configs = platform['platforms']['kubernetes']['deploymentSpec']['executors']
+    assert set(configs) == set(spec['deploymentSpec']['executors'])
+    for label, config in configs.items():
+        # kfp-kubernetes' own proto reads it back, unknown fields refused.
+        parsed = json_format.ParseDict(config, k8s.KubernetesExecutorConfig())
+        (secret,) = parsed.secret_as_env
+        assert secret.secret_name == 'mlpipeline-minio-artifact'
+        assert {(m.secret_key, m.env_var) for m in secret.key_to_env} == {
+            ('accesskey', 'AWS_ACCESS_KEY_ID'), ('secretkey', 'AWS_SECRET_ACCESS_KEY')}
+        env = {var['name']: var['value']
+               for var in spec['deploymentSpec']['executors'][label]['container']['env']}
+        assert env['AWS_ENDPOINT_URL'] == env['S3_ENDPOINT'] == 'http://minio-service.kubeflow:9000'
+        assert env['S3_USE_HTTPS'] == '0'
+    # A field KFP's protos do not know is refused at compile time.
+    bad = json.loads(json.dumps(platform))
+    next(iter(bad['platforms']['kubernetes']['deploymentSpec']['executors'].values()))[
+        'secretAsEnvironment'] = []
+    with pytest.raises(kfp_spec.SpecError, match="does not parse with KFP's protos"):
+        kfp_spec.check_documents([spec, bad])
+    with pytest.raises(SystemExit):   # Vertex AI takes no Kubernetes Secret
+        kubeflow_runner.parse_args(['--target', 'vertex', '--pipeline-root', 'gs://b/r',
+                                    '--data-root', 'gs://b/d', *STORE_FLAGS])
 
 
 def test_a_spec_compiled_for_kfp_is_not_submitted_to_vertex(compiled):

@@ -22,6 +22,10 @@ kubeflow/pipelines 2.5.0 (the file is named at each behaviour below):
   * inputs under gs://, s3:// or minio:// are downloaded into the pod first,
     on every KFP version (component/launcher_v2.go `downloadArtifacts`): the
     launcher counts the bytes of every input per task (`input_bytes`);
+  * each task's environment is the image's, the container's `env`, and the
+    Kubernetes Secrets that the platform document maps into it
+    (`secretAsEnv`, from `secrets`); nothing of an object store's settings
+    (AWS_*, S3_*) comes from the machine that runs the launcher;
   * the cache key is KFP's (cacheutils/cache.go): input artifact ids,
     parameter values, output specs, image and unfilled command; a task whose
     `cachingOptions.enableCache` is on and whose key was seen in --cache-dir
@@ -69,6 +73,8 @@ BACKENDS = ('kfp', 'vertex')
 # DAGs use `depends`, which also forbids a leading digit. At most 128 chars.
 ARGO_NAME = re.compile(r'^[a-zA-Z0-9][-a-zA-Z0-9]*$')
 ARGO_NAME_MAX = 128
+# Environment variables an object store's clients read (pipeline/filesystems.py).
+STORE_VARIABLE_PREFIXES = ('AWS_', 'S3_')
 # backend/src/v2/driver/driver.go (2.5.0): the output added to every task
 # when logs are published (--publish_logs, default "true").
 EXECUTOR_LOGS = 'executor-logs'
@@ -274,11 +280,18 @@ class Launcher:
     """Executes one compiled spec under a local run root, as `backend` would."""
 
     def __init__(self, spec_file: str, run_root: str, project_dir: str,
-                 backend: str = 'vertex', cache_dir: Optional[str] = None):
+                 backend: str = 'vertex', cache_dir: Optional[str] = None,
+                 secrets: Optional[Dict[str, Dict[str, str]]] = None):
+        """`secrets`: the cluster's Kubernetes Secrets (name -> key -> value) that
+        the platform document's `secretAsEnv` entries read."""
         if backend not in BACKENDS:
             raise LaunchError(f'unknown backend {backend!r}; use one of {BACKENDS}')
         with open(spec_file) as f:   # the pipeline spec; a platform spec may follow
-            self.spec = next(doc for doc in yaml.safe_load_all(f) if doc)
+            docs = [doc for doc in yaml.safe_load_all(f) if doc]
+        self.spec = docs[0]
+        self.platform = (docs[1].get('platforms', {}).get('kubernetes', {})
+                         .get('deploymentSpec', {}).get('executors', {})) if len(docs) > 1 else {}
+        self.secrets = secrets or {}
         self.backend = backend
         if backend == 'kfp':
             check_argo_names(self.spec)
@@ -286,7 +299,10 @@ class Launcher:
         self.project_dir = os.path.abspath(project_dir)
         self.run_name = f"{self.spec['pipelineInfo']['name']}-{uuid.uuid4().hex[:8]}"
         self.cache = ArtifactCache(cache_dir) if backend == 'kfp' and cache_dir else None
-        env = {k: v for k, v in os.environ.items() if not k.startswith('PYTHON')}
+        # A pod gets no object-store settings from the machine that submits:
+        # only what the image, the spec's `env` and its Secrets give it.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(('PYTHON',) + STORE_VARIABLE_PREFIXES)}
         env.update(image_environment(os.path.join(self.project_dir, 'Dockerfile'),
                                      self.project_dir))
         # `python` in the task's command is this interpreter (the locked venv).
@@ -313,9 +329,28 @@ class Launcher:
                                                       with_executor_logs=kfp),
                         'outputFile': os.path.join(task_dir, 'executor_output.json')}}
 
-    def _execute(self, name: str, command: List[str], log_file: str) -> None:
+    def task_environment(self, name: str, label: str, container: dict) -> Dict[str, str]:
+        """The image's environment, then the container's `env`, then the Secrets the
+        platform document maps into it (KFP alone: Vertex AI reads one document)."""
+        env = dict(self.env)
+        env.update({var['name']: var.get('value', '') for var in container.get('env', [])})
+        if self.backend != 'kfp':
+            return env
+        for entry in self.platform.get(label, {}).get('secretAsEnv', []):
+            secret = self.secrets.get(entry['secretName'])
+            if secret is None:    # the pod would not start (CreateContainerConfigError)
+                raise LaunchError(f'{name}: secret "{entry["secretName"]}" not found')
+            for pair in entry.get('keyToEnv', []):
+                if pair['secretKey'] not in secret:
+                    raise LaunchError(f'{name}: couldn\'t find key {pair["secretKey"]} in '
+                                      f'Secret {entry["secretName"]}')
+                env[pair['envVar']] = secret[pair['secretKey']]
+        return env
+
+    def _execute(self, name: str, command: List[str], log_file: str,
+                 env: Dict[str, str]) -> None:
         with open(log_file, 'ab') as log:
-            process = subprocess.run(command, cwd=self.project_dir, env=self.env,
+            process = subprocess.run(command, cwd=self.project_dir, env=env,
                                      stdout=log, stderr=subprocess.STDOUT)
         if process.returncode != 0:
             with open(log_file, errors='replace') as f:
@@ -348,13 +383,14 @@ class Launcher:
                 logger.info('%-28s cached', name)
                 return
         log_file = os.path.join(task_dir, 'task.log')
+        env = self.task_environment(name, component['executorLabel'], container)
         hook = container.get('lifecycle', {}).get('preCacheCheck')
         if hook and self.backend == 'vertex':   # open-source KFP runs no hook
             self._execute(name, hook['command'] + substitute(hook['args'], executor_input, name),
-                          log_file)
+                          log_file, env)
             self._apply_hook_output(executor_input)
         self._execute(name, container['command'] + substitute(
-            container['args'], executor_input, name), log_file)
+            container['args'], executor_input, name), log_file, env)
         self.produced[name] = self._collect_outputs(executor_input)
         self._publish(name, log_file)
         if fingerprint is not None:   # launcher_v2.go: the entry is written after success
@@ -453,14 +489,21 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--backend', choices=BACKENDS, default='kfp',
                         help='hand tasks over as open-source KFP 2.5 (kfp) or Vertex AI does')
     parser.add_argument('--cache-dir', help='kfp: keep the cache here across runs')
+    parser.add_argument('--secrets', metavar='JSON_FILE',
+                        help='kfp: the Kubernetes Secrets the spec maps into tasks, '
+                             '{"name": {"key": "value"}}')
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
     args = parse_args(argv)
+    secrets = None
+    if args.secrets:
+        with open(args.secrets) as f:
+            secrets = json.load(f)
     launcher = Launcher(args.spec, args.run_root, args.project_dir, backend=args.backend,
-                        cache_dir=args.cache_dir)
+                        cache_dir=args.cache_dir, secrets=secrets)
     launcher.run()
     logger.info('All %d tasks succeeded (%.0f s; %d from the cache)', len(launcher.timings),
                 sum(launcher.timings.values()), len(launcher.cached))
