@@ -44,6 +44,8 @@ from trainer.preprocessing import transformed_arrays  # noqa: E402
 from yt8m import eval_util, synthetic  # noqa: E402
 
 _BEFORE = dict(input_batch_norm=False)
+_SMALL = dict(input_batch_norm=False, hidden_init='seed', dropout=0.5, pooled_dropout=0.5,
+              sample_frames=60)   # NetVLAD small's settings but K
 # (row name, family, preset name or config, learning rate; None: the family's)
 VARIANTS = (
     ('logistic', 'logistic', 'small', None),
@@ -52,6 +54,12 @@ VARIANTS = (
     ('netvlad', 'netvlad', 'small', None),
     ('netfv_before', 'netfv', NetVLADConfig(8, 128, **_BEFORE), 1e-3),
     ('netfv', 'netfv', 'small', None),
+    # NetVLAD small's variants (issue: NetVLAD >= 0.9 of DBoF): NetFV's 8
+    # clusters; a per-frame reduction of rgb to 256 dimensions buying 4x the
+    # clusters at a pooled width of 20,480 (NeXtVLAD's trade); the same at 128.
+    ('netvlad_k8', 'netvlad', NetVLADConfig(8, 128, **_SMALL), None),
+    ('netvlad_k64_r256', 'netvlad', NetVLADConfig(64, 128, reduction=256, **_SMALL), None),
+    ('netvlad_k64_r128', 'netvlad', NetVLADConfig(64, 128, reduction=128, **_SMALL), None),
 )
 
 
@@ -84,6 +92,7 @@ def main() -> None:
     parser.add_argument('--only', default='', help='comma-separated row names (default: all)')
     parser.add_argument('--epochs', type=float, default=10)
     parser.add_argument('--root', default='/tmp/bench_families')
+    parser.add_argument('--results-name', default='families_default_data')
     args = parser.parse_args()
     root = os.path.join(args.root, 'data')
     if not os.path.exists(os.path.join(root, 'train0000.tfrecord')):
@@ -110,14 +119,14 @@ def main() -> None:
         row['of_oracle'] = row['gap_at_20'] / oracle
         if dbof:
             row['of_dbof'] = row['gap_at_20'] / dbof
-    report('families_default_data',
+    report(args.results_name,
            ['model', 'learning_rate', 'gap_at_20', 'of_dbof', 'of_oracle', 'best_step',
             'steps_run', 'train_videos_per_s', 'training_seconds', 'parameters'], rows,
            {'train_videos': len(train[2]), 'select_videos': len(select[2]),
             'test_videos': len(test[2]), 'epochs': args.epochs, 'batch_size': configs.BATCH_SIZE,
             'data': f'default generator: {configs.DEFAULT_VIDEOS} videos, seed '
                     f'{configs.DEFAULT_SEED}, top {configs.DEFAULT_TOP_CLASSES} classes',
-            'command': 'python benchmarks/bench_families.py'})
+            'command': ' '.join(['python benchmarks/bench_families.py', *sys.argv[1:]])})
 
 
 if __name__ == '__main__':
