@@ -147,8 +147,8 @@ def compile_pipeline(args: argparse.Namespace) -> str:
     if args.target == 'kfp' and not args.no_data_fingerprint:
         paths = _with_data_fingerprint(paths)
     # Without --train-examples or --epochs, the budget is the default one;
-    # --epochs counts the train records (slow for the full release).
-    options = args.options.with_budget(args.data_root, not args.no_validate_files)
+    # --epochs becomes examples in each Trainer, from the ExampleGen's counts.
+    options = args.options.with_budget()
     pipeline = create_pipeline(paths, options, beam_pipeline_args=args.beam_args)
     table = resources.load_table(args.resources)
     resources.apply(pipeline.components, table, args.target)

@@ -171,7 +171,7 @@ def prepare(args: argparse.Namespace, output_root: str) -> dict:
                  else ensure_default_data(output_root, args.videos))
     reader.list_split_files(data_root, 'train')   # clear error before any work
     has_validate = bool(tf.io.gfile.glob(os.path.join(data_root, 'validate*.tfrecord')))
-    options = args.options.with_budget(data_root, has_validate, default_epochs=configs.EPOCHS)
+    options = args.options.with_budget(default_epochs=configs.EPOCHS)
     paths = PipelinePaths(
         pipeline_root=os.path.join(artifact_root, 'pipeline_root'), data_root=data_root,
         serving_model_dir=os.path.join(artifact_root, 'serving_model'),

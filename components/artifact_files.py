@@ -40,6 +40,16 @@ def write_json(folder: str, name: str, payload: Any) -> str:
     return path
 
 
+def split_records(examples_uri: str, split: str) -> int:
+    """Records of one split of a YT8MExampleGen's Examples, as its Beam job counted them."""
+    summary = read_json(examples_uri, BAD_RECORDS) or {}
+    counts = summary.get('good_records') or {}
+    if split not in counts:
+        raise ValueError(f'{examples_uri}: no record count of split {split!r} in '
+                         f'{BAD_RECORDS} (Examples not written by YT8MExampleGen?)')
+    return int(counts[split])
+
+
 def read_json(folder: str, name: str) -> Optional[Any]:
     """`<folder>/<name>` parsed, or None when the artifact holds no such file."""
     import tensorflow as tf

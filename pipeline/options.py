@@ -176,8 +176,9 @@ class RunOptions:
             learning_rate=self.learning_rate, patience=self.patience,
             ema_steps=self.ema_steps, distribution=self.distribution,
             teacher_folds=0 if student or not self.distill else self.teacher_folds,
-            # Before a runner resolves the budget, check the rest with a stand-in.
-            train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES)
+            # With epochs, a stand-in until the Trainer counts the split.
+            train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES,
+            epochs=0.0 if self.train_examples else float(self.epochs or 0.0))
         return TrainingConfig.with_options(base, self.training_overrides)
 
     @property
@@ -279,27 +280,26 @@ class RunOptions:
             duplicates=args.duplicates, select_fraction=args.select_fraction,
             holdout_fraction=args.holdout_fraction)
 
-    def with_budget(self, data_root: str, has_validate_files: bool,
-                    default_epochs: Optional[float] = None) -> 'RunOptions':
-        """These options with `train_examples` resolved (the one place the budget is set).
+    def with_budget(self, default_epochs: Optional[float] = None) -> 'RunOptions':
+        """These options with the budget settled (the one place it is set).
 
-        --train-examples wins; else epochs (given, else `default_epochs`) x the
-        train split's records, counted without parsing them (seconds for the
-        default data, hours for the full release: give --train-examples
-        there); else configs.DEFAULT_TRAIN_EXAMPLES.
+        --train-examples wins; else epochs (given, else `default_epochs`),
+        which the Trainers and Distillers turn into examples when they start,
+        from the train split's records as the ExampleGen counted them (no
+        count before the run: the release has 3.9M records); else
+        configs.DEFAULT_TRAIN_EXAMPLES.
         """
         if self.train_examples:
             return self
         epochs = self.epochs if self.epochs is not None else default_epochs
         if epochs is None:
             return dataclasses.replace(self, train_examples=configs.DEFAULT_TRAIN_EXAMPLES)
-        import tensorflow as tf
-        from yt8m import reader
-        files = reader.list_split_files(data_root, 'train')
-        videos = int(tf.data.TFRecordDataset(files).reduce(0, lambda count, _: count + 1))
-        videos = int(videos * self.split_rule.train_share(has_validate_files))
-        logger.info('Budget: %g epochs x %d training videos', epochs, videos)
-        return dataclasses.replace(self, train_examples=max(1, int(round(epochs * videos))))
+        logger.info('Budget: %g epochs over the train split (counted by the ExampleGen)', epochs)
+        return dataclasses.replace(self, epochs=epochs)
+
+    @property
+    def has_budget(self) -> bool:
+        return bool(self.train_examples or self.epochs)
 
 
 def split_beam_args(argv: Sequence[str]) -> Tuple[list, list]:

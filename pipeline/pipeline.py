@@ -203,7 +203,7 @@ def create_pipeline(
     pipeline_name: str = configs.PIPELINE_NAME,
 ) -> tfx_pipeline.Pipeline:
     """The whole DAG, as a linear list of components (penguin template style)."""
-    if not options.train_examples:
+    if not options.has_budget:
         raise ValueError('no training budget: resolve it first (RunOptions.with_budget) '
                          'or give train_examples')
     identity = configs.code_identity()
@@ -258,8 +258,10 @@ def create_pipeline(
         trainer = Trainer(
             run_fn=configs.RUN_FN, examples=examples, transform_graph=transform_graph,
             schema=schema,
-            train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT],
-                                             num_steps=config.budget_steps),
+            # With epochs the steps are known only once the split is counted.
+            train_args=trainer_pb2.TrainArgs(
+                splits=[configs.TRAIN_SPLIT],
+                num_steps=None if config.epochs else config.budget_steps),
             # Early stopping, the kept checkpoint and EMA-or-best read select.
             eval_args=trainer_pb2.EvalArgs(splits=[configs.SELECT_SPLIT]),
             custom_config={**config.to_custom_config(), **identity},

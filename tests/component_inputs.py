@@ -16,6 +16,7 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
+from components import artifact_files
 from yt8m import splits, synthetic
 
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.dirname(
@@ -54,10 +55,15 @@ def make_examples(root: str, num_videos: int, seed: int = 0, top_classes: int = 
     examples = artifact(standard_artifacts.Examples, os.path.join(root, 'examples'))
     examples.split_names = '["train", "select", "test"]'
     examples.set_string_custom_property('payload_format', 'FORMAT_TF_SEQUENCE_EXAMPLE')
-    _copy_records(files['train'], os.path.join(examples.uri, 'Split-train'))
+    counts = {splits.TRAIN: _copy_records(files['train'],
+                                          os.path.join(examples.uri, 'Split-train'))}
     for split in (splits.SELECT, splits.TEST):
-        _copy_records(files['validate'], os.path.join(examples.uri, f'Split-{split}'),
-                      keep=lambda record, split=split: _split_of(record) == split)
+        counts[split] = _copy_records(
+            files['validate'], os.path.join(examples.uri, f'Split-{split}'),
+            keep=lambda record, split=split: _split_of(record) == split)
+    # The counts YT8MExampleGen's Beam job writes (a Trainer's --epochs reads them).
+    artifact_files.write_json(examples.uri, artifact_files.BAD_RECORDS,
+                              {'good_records': counts, 'bad_records': 0})
     return examples
 
 

@@ -246,3 +246,18 @@ def test_input_pipeline_names_a_pattern_without_files(tmp_path):
     from trainer import input_pipeline
     with pytest.raises(FileNotFoundError, match='no record files match'):
         input_pipeline.raw_dataset([str(tmp_path / 'nothing' / '*')], 4, shuffle=True)
+
+
+def test_an_epochs_budget_becomes_examples_from_the_example_gens_count(tmp_path):
+    from components import artifact_files
+    config = TrainingConfig(epochs=2.5, batch_size=32)
+    assert config.resolve_epochs(1000).train_examples == 2500
+    assert config.resolve_epochs(1000).budget_steps == 79
+    assert TrainingConfig(train_examples=640).resolve_epochs(1000).train_examples == 640
+    with pytest.raises(ValueError, match='train split holds no records'):
+        config.resolve_epochs(0)
+    artifact_files.write_json(str(tmp_path), artifact_files.BAD_RECORDS,
+                              {'good_records': {'train': 1000, 'select': 200}})
+    assert artifact_files.split_records(str(tmp_path), 'train') == 1000
+    with pytest.raises(ValueError, match=r"no record count of split 'test'"):
+        artifact_files.split_records(str(tmp_path), 'test')

@@ -51,6 +51,11 @@ class TrainingConfig:
     # Budget: examples to train on (the runners turn --epochs into examples);
     # `budget_steps` is the one place it becomes optimizer steps.
     train_examples: int = 16_000
+    # Or the budget in passes over the train split (> 0): the Trainer and the
+    # Distiller set `train_examples` from it when they start (`resolve_epochs`),
+    # from the train split's records as the ExampleGen's Beam job counted
+    # them, so no machine counts the release's 3.9M records before the run.
+    epochs: float = 0.0
     # Evaluate GAP@20 on the select split every this many examples (0: every
     # 10% of the budget), over at most `eval_examples` videos.
     eval_every_examples: int = 0
@@ -100,10 +105,21 @@ class TrainingConfig:
         for name in ('train_examples', 'batch_size', 'eval_examples'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.epochs < 0:
+            raise ValueError(f'epochs must be >= 0, got {self.epochs}')
         if self.patience < 0 or self.ema_steps < 0 or self.teacher_folds < 0:
             raise ValueError('patience, ema_steps and teacher_folds must be >= 0')
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f'learning_rate must be > 0, got {self.learning_rate}')
+
+    def resolve_epochs(self, train_records: int) -> 'TrainingConfig':
+        """This config with `train_examples` = epochs x `train_records` (unchanged
+        without `epochs`)."""
+        if not self.epochs:
+            return self
+        if train_records < 1:
+            raise ValueError('the train split holds no records: nothing to train on')
+        return dataclasses.replace(self, train_examples=max(1, round(self.epochs * train_records)))
 
     @property
     def budget_steps(self) -> int:

@@ -15,14 +15,27 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components import artifact_files
 from trainer import fold_models, input_pipeline, training
 from trainer.config import TrainingConfig
 
 logger = logging.getLogger(__name__)
 
 
+def train_split_name(fn_args: FnArgs) -> str:
+    """The train split's name, from its files' folder (`Split-<name>`)."""
+    folder = os.path.basename(os.path.dirname(fn_args.train_files[0].rstrip('/')))
+    return folder[len('Split-'):] if folder.startswith('Split-') else folder
+
+
 def run_fn(fn_args: FnArgs) -> None:
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    if config.epochs:   # the ExampleGen counted the split: <examples>/Split-train/*
+        examples_uri = os.path.dirname(os.path.dirname(fn_args.train_files[0].rstrip('/')))
+        records = artifact_files.split_records(examples_uri, train_split_name(fn_args))
+        config = config.resolve_epochs(records)
+        logger.info('Budget: %g epochs x %d train records = %d examples', config.epochs,
+                    records, config.train_examples)
     if fn_args.train_steps and fn_args.train_steps != config.budget_steps:
         raise ValueError(f'TrainArgs.num_steps={fn_args.train_steps} disagrees with the '
                          f'budget of {config.budget_steps} steps in custom_config; build '

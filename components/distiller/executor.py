@@ -109,6 +109,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         train_split = exec_properties.get('train_split') or splits.TRAIN
         selection_split = exec_properties.get('selection_split') or splits.SELECT
         train_files = split_files(examples, train_split)
+        if config.epochs:
+            config = config.resolve_epochs(artifact_files.split_records(examples.uri, train_split))
+            logger.info('Budget: %g epochs = %d examples', config.epochs, config.train_examples)
         fold_dirs = folds.fold_model_dirs(teacher.uri) or []
         logger.info('Scoring %d train files with teacher %s (top %d, %s)', len(train_files),
                     teacher_dir, top_k, f'out of fold: {len(fold_dirs)} fold teachers'

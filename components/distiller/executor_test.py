@@ -111,7 +111,8 @@ def distilled(tmp_path_factory):
         {'teacher_model': [teacher], 'examples': [examples], 'transform_graph': [graph]},
         {name: [a] for name, a in outputs.items()},
         {'training_config': json.dumps(TrainingConfig(
-            family=STUDENT[0], preset=STUDENT[1], train_examples=24, batch_size=8,
+            # 1 epoch: 24 examples, from the Examples' own count of the train split.
+            family=STUDENT[0], preset=STUDENT[1], epochs=1.0, batch_size=8,
             seed=1).to_custom_config()),
          'distillation_lambda': 0.5, 'temperature': 1.0, 'top_k': TOP_K})
     return {'root': root, 'examples': examples, 'graph': graph, 'teacher': teacher,
