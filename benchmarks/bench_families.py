@@ -60,6 +60,12 @@ VARIANTS = (
     ('netvlad_k8', 'netvlad', NetVLADConfig(8, 128, **_SMALL), None),
     ('netvlad_k64_r256', 'netvlad', NetVLADConfig(64, 128, reduction=256, **_SMALL), None),
     ('netvlad_k64_r128', 'netvlad', NetVLADConfig(64, 128, reduction=128, **_SMALL), None),
+    # Wider hidden layer (DBoF small's 256), no dropout on the pooled vector,
+    # twice the learning rate (NetVLAD small's best step is its last).
+    ('netvlad_h256', 'netvlad', NetVLADConfig(16, 256, **_SMALL), None),
+    ('netvlad_no_pooled_dropout', 'netvlad',
+     NetVLADConfig(16, 128, **dict(_SMALL, pooled_dropout=0.0)), None),
+    ('netvlad_lr_0.02', 'netvlad', 'small', 0.02),
 )
 
 

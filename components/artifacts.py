@@ -22,4 +22,11 @@ class RunReport(Artifact):
     TYPE_NAME = 'yt8m.RunReport'
 
 
-BY_CLASS_NAME = {cls.__name__: cls for cls in (TeacherScores, RunReport)}
+class VideoSample(Artifact):
+    """A few records of the test split and the ExampleGen's record check, written
+    by YT8MExampleGen: what the Report shows, without taking the whole Examples
+    (which open-source KFP would copy into the Report's pod)."""
+    TYPE_NAME = 'yt8m.VideoSample'
+
+
+BY_CLASS_NAME = {cls.__name__: cls for cls in (TeacherScores, RunReport, VideoSample)}

@@ -116,6 +116,7 @@ class DataNodes(NamedTuple):
     examples: object
     schema: object
     gate: object
+    sample: object   # a few test videos and the record check, for the Report
 
 
 class PriorNodes(NamedTuple):
@@ -155,7 +156,8 @@ def data_validation_nodes(paths: PipelinePaths, options: RunOptions) -> DataNode
     validation_gate = ValidationGate(anomalies=example_validator.outputs['anomalies'],
                                      examples=examples)
     return DataNodes([example_gen, schema_gen, statistics_gen, example_validator,
-                      validation_gate], examples, schema, validation_gate)
+                      validation_gate], examples, schema, validation_gate,
+                     example_gen.outputs['sample'])
 
 
 def label_prior_nodes(examples, schema, transform_graph) -> PriorNodes:
@@ -304,8 +306,8 @@ def create_pipeline(
     for pusher in (node for node in nodes if isinstance(node, Pusher)):
         for gate in gates:
             pusher.add_upstream_node(gate)
-    nodes.append(Report(examples=examples, members=report_inputs, report_dir=paths.report_dir,
-                        test_split=configs.TEST_SPLIT))
+    nodes.append(Report(sample=data.sample, members=report_inputs,
+                        report_dir=paths.report_dir))
     code_version.stamp(nodes, identity['code_fingerprint'])
     return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=paths.pipeline_root, components=nodes,

@@ -162,7 +162,7 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
         assert spec_dict['deploymentSpec']['executors'][label]['container']['command'] == [
             'python', '-m', 'pipeline.kfp_entrypoint'], name
     titles = sorted(set(re.findall(r'title: (yt8m\.\w+)', output.read_text())))
-    assert titles == ['yt8m.RunReport', 'yt8m.TeacherScores']
+    assert titles == ['yt8m.RunReport', 'yt8m.TeacherScores', 'yt8m.VideoSample']
     code = ('import sys; from tfx.utils import import_utils; '
             'from pipeline.kfp_entrypoint import custom_class_paths; paths = custom_class_paths(); '
             'print(*[import_utils.import_class_by_path(paths[t]).TYPE_NAME for t in sys.argv[1:]])')

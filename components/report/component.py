@@ -20,10 +20,9 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components import code_version
-from components.artifacts import RunReport
+from components.artifacts import RunReport, VideoSample
 from components.report import executor
 from components.report.members import MEMBER_NAMES
-from yt8m import splits
 MEMBER_INPUTS: Dict[str, type] = {
     'model': standard_artifacts.Model,
     'model_run': standard_artifacts.ModelRun,
@@ -36,11 +35,10 @@ MEMBER_INPUTS: Dict[str, type] = {
 
 class ReportSpec(types.ComponentSpec):
     PARAMETERS = {'report_dir': ExecutionParameter(type=str),
-                  # The split its sample predictions come from (the Evaluators' split).
-                  'test_split': ExecutionParameter(type=str, optional=True),
                   **code_version.PARAMETERS}
     INPUTS = {
-        'examples': ChannelParameter(type=standard_artifacts.Examples),
+        # YT8MExampleGen's few test records and record check, not the Examples.
+        'sample': ChannelParameter(type=VideoSample),
         **{f'{member}_{kind}': ChannelParameter(type=artifact_type, optional=True)
            for member in MEMBER_NAMES for kind, artifact_type in MEMBER_INPUTS.items()},
     }
@@ -51,16 +49,15 @@ class Report(base_component.BaseComponent):
     SPEC_CLASS = ReportSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel,
-                 members: Mapping[str, Mapping[str, types.BaseChannel]], report_dir: str,
-                 test_split: str = splits.TEST):
-        """`members` maps a member name to its channels by kind (see MEMBER_INPUTS)."""
+    def __init__(self, sample: types.BaseChannel,
+                 members: Mapping[str, Mapping[str, types.BaseChannel]], report_dir: str):
+        """`sample`: YT8MExampleGen's `sample` output; `members` maps a member name to
+        its channels by kind (see MEMBER_INPUTS)."""
         unknown = sorted(set(members) - set(MEMBER_NAMES))
         if unknown:
             raise ValueError(f'Report cannot show members {unknown}')
         channels = {f'{member}_{kind}': channel
                     for member, by_kind in members.items()
                     for kind, channel in by_kind.items()}
-        super().__init__(spec=ReportSpec(examples=examples, report_dir=report_dir,
-                                         test_split=test_split,
+        super().__init__(spec=ReportSpec(sample=sample, report_dir=report_dir,
                                          report=types.Channel(type=RunReport), **channels))

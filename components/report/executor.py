@@ -17,13 +17,12 @@ from tfx.utils import path_utils
 from components import artifact_files, io_utils
 from components.report.members import FINAL_ENSEMBLE, FIRST_ENSEMBLE, MEMBER_NAMES
 from components.tfma_metrics import candidate_metrics
-from components.yt8m_example_gen.executor import render_unread
+from components.yt8m_example_gen.executor import SAMPLE_FILE, SAMPLE_RECORDS, render_unread
 from yt8m import features, integrity, splits, vocabulary
 
 logger = logging.getLogger(__name__)
 
 METRIC_NAMES = {'gap_at_20': 'GAP@20', 'hit_at_1': 'Hit@1', 'perr': 'PERR'}
-SAMPLE_VIDEOS = 5
 
 
 def _single(input_dict, key):
@@ -84,10 +83,17 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
     return row
 
 
-def sample_predictions(model_dir: str, examples_uri: str,
-                       split: str = splits.TEST) -> List[Dict[str, Any]]:
+def sample_records(sample_uri: str, limit: int = SAMPLE_RECORDS) -> List[bytes]:
+    """The videos YT8MExampleGen set aside for the Report (its `sample` output)."""
+    path = os.path.join(sample_uri, SAMPLE_FILE)
+    if not tf.io.gfile.exists(path):
+        return []
+    return [record.numpy() for record in
+            tf.data.TFRecordDataset([path], compression_type='GZIP').take(limit)]
+
+
+def sample_predictions(model_dir: str, records: List[bytes]) -> List[Dict[str, Any]]:
     """Top-3 class names of a few test videos next to their true labels."""
-    records = io_utils.split_records(examples_uri, split, SAMPLE_VIDEOS)
     if not records:
         return []
     names = vocabulary.load_vocabulary()
@@ -114,11 +120,12 @@ def _fmt(value, digits=4):
     return str(value)
 
 
-def input_quality(examples_uri: str) -> Optional[dict]:
+def input_quality(sample) -> Optional[dict]:
     """The ExampleGen's record check (bad_records.json), if it wrote one."""
-    quality = artifact_files.read_json(examples_uri, artifact_files.BAD_RECORDS)
+    quality = artifact_files.read_json(sample.uri, artifact_files.BAD_RECORDS)
     if quality is None:
         return None
+    examples_uri = sample.get_string_custom_property('examples_uri')
     quality['quarantine'] = os.path.join(examples_uri, artifact_files.QUARANTINE_DIR)
     return quality
 
@@ -385,14 +392,13 @@ class Executor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
         report = artifact_utils.get_single_instance(output_dict['report'])
-        examples = artifact_utils.get_single_instance(input_dict['examples'])
+        sample = artifact_utils.get_single_instance(input_dict['sample'])
         rows = [member_row(name, input_dict) for name in MEMBER_NAMES
                 if _single(input_dict, f'{name}_model') is not None]
         scored = [r for r in rows if r.get('gap_at_20') is not None and r['member'] != 'prior']
         best = max(scored, key=lambda r: r['gap_at_20']) if scored else None
-        test_split = exec_properties.get('test_split') or splits.TEST
-        samples = sample_predictions(best['model_dir'], examples.uri, test_split) if best else []
-        quality = input_quality(examples.uri)
+        samples = sample_predictions(best['model_dir'], sample_records(sample.uri)) if best else []
+        quality = input_quality(sample)
         tf.io.gfile.makedirs(report.uri)
         with tf.io.gfile.GFile(os.path.join(report.uri, 'report.md'), 'w') as f:
             f.write(render_markdown(rows, samples, best['member'] if best else '', quality))

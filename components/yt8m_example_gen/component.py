@@ -32,9 +32,10 @@ from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import channel, standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ExecutionParameter
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components import code_version
+from components.artifacts import VideoSample
 from components.yt8m_example_gen import executor
 from yt8m import splits
 
@@ -56,6 +57,11 @@ class YT8MExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         # part of the backend's cache key; new data then never hits the cache.
         'data_fingerprint': ExecutionParameter(type=str, optional=True),
         **code_version.PARAMETERS,
+    }
+    OUTPUTS = {
+        **standard_component_specs.FileBasedExampleGenSpec.OUTPUTS,
+        # A few test videos and bad_records.json, for the Report.
+        'sample': ChannelParameter(type=VideoSample),
     }
 
 
@@ -86,6 +92,7 @@ class YT8MExampleGen(FileBasedExampleGen):
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             bad_records=bad_records, max_bad_fraction=float(max_bad_fraction),
             max_listed=int(max_listed), data_fingerprint=data_fingerprint,
-            examples=channel.Channel(type=standard_artifacts.Examples))
+            examples=channel.Channel(type=standard_artifacts.Examples),
+            sample=channel.Channel(type=VideoSample))
         # Skip FileBasedExampleGen.__init__ (it builds its own spec).
         super(FileBasedExampleGen, self).__init__(spec=spec)

@@ -67,6 +67,9 @@ GZIP_MAGIC = b'\x1f\x8b'
 GZIP_FILE = 'gzip_compressed_file'
 # Files no split reads: how many names the summary, lineage and console keep.
 UNREAD_NAMES_KEPT = 10
+# Records of the test split copied into the `sample` output, for the Report.
+SAMPLE_RECORDS = 5
+SAMPLE_FILE = 'sample.tfrecord.gz'
 # File names of the release's splits (train/validate/test shards).
 SHARD_PREFIXES = ('train', 'validate', 'test')
 
@@ -311,6 +314,22 @@ def record_data_identity(examples, exec_properties) -> None:
     examples.set_string_custom_property(utils.FINGERPRINT_PROPERTY_NAME, fingerprint)
 
 
+def write_sample(sample, examples, summary: dict, split_names: List[str]) -> None:
+    """The first records of the test split (else the last split) and the record
+    check, in the small `sample` artifact the Report reads."""
+    from components import io_utils
+    split = splits.TEST if splits.TEST in split_names else split_names[-1]
+    records = io_utils.split_records(examples.uri, split, SAMPLE_RECORDS)
+    tf.io.gfile.makedirs(sample.uri)
+    with tf.io.TFRecordWriter(os.path.join(sample.uri, SAMPLE_FILE), options='GZIP') as writer:
+        for record in records:
+            writer.write(record)
+    artifact_files.write_json(sample.uri, artifact_files.BAD_RECORDS, summary)
+    sample.set_string_custom_property('split', split)
+    sample.set_int_custom_property('records', len(records))
+    sample.set_string_custom_property('examples_uri', examples.uri)
+
+
 def data_fingerprint(input_fingerprint: str) -> str:
     """A short digest of TFX's input fingerprint (every file's path, size and mtime)."""
     return hashlib.sha256(input_fingerprint.encode()).hexdigest()[:16]
@@ -495,3 +514,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             listed = '\n  '.join(describe(p) for p in summary['listed'])
             raise BadDataError(f'{stop}\nProblems by kind: {summary["by_kind"]}. '
                                f'Full list: {markdown}\n  {listed}')
+        sample = output_dict.get('sample')
+        if sample:
+            write_sample(artifact_utils.get_single_instance(sample), examples, summary,
+                         self._split_names)

@@ -18,14 +18,15 @@ from tests.records import make_record, write_flawed_shards, write_records
 
 
 def _run(data_root, out, policy, max_bad_fraction=0.01, beam_args=None, split_rule=None,
-         duplicates='fail', validate_name='eval'):
+         duplicates='fail', validate_name='eval', sample=None):
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
+    outputs = {'examples': [examples], **({'sample': [sample]} if sample else {})}
     input_config = example_gen_pb2.Input(splits=[
         example_gen_pb2.Input.Split(name='train', pattern='train*.tfrecord'),
         example_gen_pb2.Input.Split(name=validate_name, pattern='validate*.tfrecord')])
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=beam_args or [])
-    executor.Executor(context).Do({}, {'examples': [examples]}, {
+    executor.Executor(context).Do({}, outputs, {
         'input_base': str(data_root),
         'input_config': proto_utils.proto_to_json(input_config),
         'output_config': proto_utils.proto_to_json(example_gen_pb2.Output()),
@@ -203,8 +204,11 @@ def test_split_rule_makes_three_disjoint_splits_by_video_id(tmp_path):
     validate_ids = [f'v{i}' for i in range(60)]
     _write_release(tmp_path / 'data', train_ids, validate_ids)
     rule = splits.SplitRule(select_fraction=0.5)
+    from components.artifacts import VideoSample
+    sample = VideoSample()
+    sample.uri = str(tmp_path / 'sample')
     examples = _run(tmp_path / 'data', tmp_path / 'out', 'fail', split_rule=rule,
-                    validate_name='validate')
+                    validate_name='validate', sample=sample)
     assert json.loads(examples.split_names) == ['train', 'select', 'test']
     found = {name: _ids(tmp_path / 'out' / f'Split-{name}') for name in splits.SPLITS}
     assert found['train'] == sorted(train_ids)
@@ -216,6 +220,13 @@ def test_split_rule_makes_three_disjoint_splits_by_video_id(tmp_path):
     assert sizes == {name: len(found[name]) for name in splits.SPLITS}
     assert 'validate* files -> select if u < 0.5' in examples.get_string_custom_property(
         'split_rule')
+    # The Report's sample: the first test videos and the record check, small.
+    sampled = _ids(tmp_path / 'sample')
+    assert len(sampled) == executor.SAMPLE_RECORDS and set(sampled) <= set(found['test'])
+    assert sample.get_string_custom_property('split') == 'test'
+    assert sample.get_string_custom_property('examples_uri') == examples.uri
+    assert json.load(open(tmp_path / 'sample' / artifact_files.BAD_RECORDS))[
+        'good_records'] == sizes
     # Stable across file order and sharding: the same ids, re-cut into 3 files
     # named in another order, land in the same splits.
     _write_release(tmp_path / 'again', train_ids[::-1], validate_ids[::-1], shards=3)
