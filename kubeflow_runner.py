@@ -85,6 +85,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                        help="the Secret's two keys (KFP's mlpipeline-minio-artifact: "
                             'accesskey,secretkey)')
     store.add_argument('--object-store-region', default='us-east-1')
+    parser.add_argument('--artifact-volume', default='', metavar='CLAIM:/MOUNT/PATH',
+                        help='kfp: a ReadWriteMany PersistentVolumeClaim mounted into every '
+                             'task; artifacts are written there instead of the pipeline root, '
+                             "so KFP's launcher copies none into any pod (docs/KUBEFLOW.md 4)")
     parser.add_argument('--no-validate-files', action='store_true',
                         help='the data root has train files only (select and test held out by a hash of the video id)')
     submit = parser.add_argument_group('submitting')
@@ -118,6 +122,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.object_store = kfp_spec.ObjectStore(
             endpoint=args.object_store_endpoint, secret=args.object_store_secret,
             access_key_key=keys[0], secret_key_key=keys[1], region=args.object_store_region)
+    args.volume = None
+    if args.artifact_volume:
+        if args.target != 'kfp':
+            parser.error('--artifact-volume is for --target kfp (Vertex AI copies no input)')
+        try:
+            args.volume = kfp_spec.ArtifactVolume.parse(args.artifact_volume)
+        except kfp_spec.SpecError as err:
+            parser.error(str(err))
     if not args.submit_spec and not (args.pipeline_root and args.data_root):
         parser.error('compiling needs --pipeline-root and --data-root')
     if args.submit or args.submit_spec:
@@ -169,7 +181,7 @@ def compile_pipeline(args: argparse.Namespace) -> str:
         example_gen_cacheable=args.target == 'vertex' or paths.data_fingerprint is not None,
         gpu_node_selectors=resources.gpu_node_selectors(
             [node.id for node in pipeline.components], table, args.gpu_node_label),
-        store=args.object_store)
+        store=args.object_store, volume=args.volume)
     return output
 
 

@@ -66,6 +66,8 @@ VARIANTS = (
     ('netvlad_no_pooled_dropout', 'netvlad',
      NetVLADConfig(16, 128, **dict(_SMALL, pooled_dropout=0.0)), None),
     ('netvlad_lr_0.02', 'netvlad', 'small', 0.02),
+    ('netvlad_lr_0.03', 'netvlad', 'small', 0.03),
+    ('netvlad_lr_0.05', 'netvlad', 'small', 0.05),
 )
 
 

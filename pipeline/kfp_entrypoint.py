@@ -26,7 +26,17 @@ that the backend's driver hands over, then calls TFX 1.16's
 Vertex AI Pipelines hands over typed inputs and no `executor-logs`; there the
 repairs find nothing to do.
 
-Outputs carry no mark of their own: KFP's launcher copies every input
+With `kubeflow_runner.py --artifact-volume PVC:/mnt/path` (KFP), every
+task mounts one ReadWriteMany volume and the spec sets VOLUME_ROOT_ENV and
+BUCKET_ROOT_ENV: each output planned under the pipeline root (a bucket) is
+written under the volume instead, and reported there in the executor
+output. KFP's launcher takes a reported URI over the planned one
+(`launcher_v2.go` `mergeRuntimeArtifacts`), records it in ML Metadata, and
+neither uploads it nor downloads it for any consumer: it copies only gs://,
+s3://, minio:// and oci:// URIs (`LocalPathForURI`). KFP's own outputs
+(`executor-logs`) stay in the bucket.
+
+Without it, outputs carry no mark of their own: KFP's launcher copies every input
 artifact under gs://, s3:// or minio:// into the pod on every version
 (`backend/src/v2/component/launcher_v2.go` `downloadArtifacts`), and the
 `_kfp_workspace` key some read as "keep remote" is a runtime flag that the
@@ -38,6 +48,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Dict, List, Optional, Sequence
 
@@ -46,6 +57,9 @@ logger = logging.getLogger(__name__)
 TFX_ENTRYPOINT = 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
 INVOCATION_FLAG = '--json_serialized_invocation_args'
 INPUTS_SPEC_FLAG = '--json_serialized_inputs_spec_args'
+# Set by the spec when artifacts live on a mounted volume (see above).
+VOLUME_ROOT_ENV = 'YT8M_VOLUME_ROOT'
+BUCKET_ROOT_ENV = 'YT8M_BUCKET_ROOT'
 # KFP's own artifact namespace (system.Artifact, system.Model, ...): never a TFX type.
 KFP_SYSTEM_PREFIX = 'system.'
 
@@ -106,6 +120,19 @@ def repair_executor_input(executor_input: dict, inputs_spec: dict,
     return changes
 
 
+def outputs_onto_volume(executor_input: dict, bucket_root: str, volume_root: str) -> List[str]:
+    """Moves every output planned under `bucket_root` to the same path under `volume_root`."""
+    bucket_root, volume_root = bucket_root.rstrip('/'), volume_root.rstrip('/')
+    changes = []
+    for name, listing in executor_input.get('outputs', {}).get('artifacts', {}).items():
+        for artifact in listing.get('artifacts', []):
+            uri = artifact.get('uri', '')
+            if uri.startswith(bucket_root + '/'):
+                artifact['uri'] = volume_root + uri[len(bucket_root):]
+                changes.append(f'output {name}: {artifact["uri"]} (on the volume)')
+    return changes
+
+
 def repaired_argv(argv: Sequence[str]) -> List[str]:
     """TFX's argv with the executor input repaired (everything else as given)."""
     argv = list(argv)
@@ -115,7 +142,11 @@ def repaired_argv(argv: Sequence[str]) -> List[str]:
     executor_input = json.loads(argv[at])
     spec_at = _flag_value(argv, INPUTS_SPEC_FLAG)
     inputs_spec = json.loads(argv[spec_at]) if spec_at is not None else {}
-    for change in repair_executor_input(executor_input, inputs_spec, custom_class_paths()):
+    changes = repair_executor_input(executor_input, inputs_spec, custom_class_paths())
+    if os.environ.get(VOLUME_ROOT_ENV) and os.environ.get(BUCKET_ROOT_ENV):
+        changes += outputs_onto_volume(executor_input, os.environ[BUCKET_ROOT_ENV],
+                                       os.environ[VOLUME_ROOT_ENV])
+    for change in changes:
         logger.info('kfp_entrypoint: %s', change)
     argv[at] = json.dumps(executor_input)
     return argv

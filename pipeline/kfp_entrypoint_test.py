@@ -67,3 +67,14 @@ def test_the_repaired_input_parses_as_tfx_parses_it():
     assert examples.TYPE_NAME == 'Examples' and examples.uri == 'gs://b/examples'
     (scores,) = utils.parse_raw_artifact_dict(repaired.outputs.artifacts)['teacher_scores']
     assert scores.TYPE_NAME == 'yt8m.TeacherScores'
+
+
+def test_outputs_planned_in_the_bucket_are_written_on_the_volume():
+    executor_input = {'outputs': {'artifacts': {
+        'examples': {'artifacts': [{'uri': 'gs://b/root/run-1/YT8MExampleGen/examples'}]},
+        'other': {'artifacts': [{'uri': 'gs://elsewhere/x'}]}}}}
+    changes = kfp_entrypoint.outputs_onto_volume(executor_input, 'gs://b/root/', '/mnt/yt8m')
+    artifacts = executor_input['outputs']['artifacts']
+    assert artifacts['examples']['artifacts'][0]['uri'] == '/mnt/yt8m/run-1/YT8MExampleGen/examples'
+    assert artifacts['other']['artifacts'][0]['uri'] == 'gs://elsewhere/x'
+    assert len(changes) == 1

@@ -21,6 +21,10 @@ kubeflow/pipelines 2.5.0). `kubeflow_runner.py` compiles, then calls
   no credentials of their own (only KFP_POD_NAME and KFP_POD_UID,
   `argocompiler/common.go` at 2.5.0), so without these tensorflow-io, boto3
   and the launcher itself would talk to AWS;
+* with an artifact volume (a ReadWriteMany PVC: NFS, Filestore, a bucket
+  through a CSI driver), mounts it into every task (`pvcMount`) and tells the
+  entrypoint to write outputs there: KFP's launcher then copies no artifact
+  into any pod (pipeline/kfp_entrypoint.py, docs/KUBEFLOW.md section 4);
 * checks the final documents against KFP's protos (`pipeline_spec_pb2`,
   `kubernetes_executor_config_pb2`): an unknown field is refused here, not
   on the cluster.
@@ -167,8 +171,29 @@ def uncacheable_tasks(spec: dict, example_gen_cacheable: bool) -> List[str]:
     return names
 
 
+@dataclasses.dataclass(frozen=True)
+class ArtifactVolume:
+    """A ReadWriteMany PersistentVolumeClaim every task mounts at `mount_path`,
+    where the pipeline's artifacts live instead of the bucket."""
+    claim: str
+    mount_path: str
+
+    @classmethod
+    def parse(cls, text: str) -> 'ArtifactVolume':
+        claim, _, mount_path = text.partition(':')
+        if not claim or not mount_path.startswith('/'):
+            raise SpecError(f'--artifact-volume takes CLAIM:/mount/path, got {text!r}')
+        return cls(claim, mount_path.rstrip('/') or '/')
+
+    def container_env(self, pipeline_root: str) -> List[Dict[str, str]]:
+        from pipeline.kfp_entrypoint import BUCKET_ROOT_ENV, VOLUME_ROOT_ENV
+        return [{'name': VOLUME_ROOT_ENV, 'value': self.mount_path},
+                {'name': BUCKET_ROOT_ENV, 'value': pipeline_root}]
+
+
 def platform_document(spec: dict, selectors: Dict[str, Dict[str, str]],
-                      store: Optional[ObjectStore] = None) -> Optional[dict]:
+                      store: Optional[ObjectStore] = None,
+                      volume: Optional[ArtifactVolume] = None) -> Optional[dict]:
     """KFP's Kubernetes platform spec: node selectors per GPU task, the store's
     Secret as environment on every task; None when there is neither.
 
@@ -186,7 +211,7 @@ def platform_document(spec: dict, selectors: Dict[str, Dict[str, str]],
     with_secret = bool(store and store.secret)
     executors = {}
     for label in spec['deploymentSpec']['executors']:
-        if label not in labels_of and not with_secret:
+        if label not in labels_of and not with_secret and not volume:
             continue
         config = k8s.KubernetesExecutorConfig()
         if label in labels_of:
@@ -195,6 +220,8 @@ def platform_document(spec: dict, selectors: Dict[str, Dict[str, str]],
             config.secret_as_env.add(secret_name=store.secret, key_to_env=[
                 k8s.SecretAsEnv.SecretKeyToEnvMap(secret_key=key, env_var=variable)
                 for key, variable in store.key_to_env().items()])
+        if volume:
+            config.pvc_mount.add(constant=volume.claim, mount_path=volume.mount_path)
         executors[label] = json_format.MessageToDict(config)
     if not executors:
         return None
@@ -219,21 +246,25 @@ def check_documents(docs: List[dict]) -> None:
 
 def finish_spec(spec_file: str, target: str, pipeline_root: str, example_gen_cacheable: bool,
                 gpu_node_selectors: Optional[Dict[str, Dict[str, str]]] = None,
-                store: Optional[ObjectStore] = None) -> dict:
+                store: Optional[ObjectStore] = None,
+                volume: Optional[ArtifactVolume] = None) -> dict:
     """Rewrites `spec_file` in place for `target`; returns the pipeline spec."""
     (spec,) = load(spec_file)[:1]
     spec['defaultPipelineRoot'] = pipeline_root
     check_task_names(spec)
     use_project_entrypoint(spec)
     disable_cache(spec, uncacheable_tasks(spec, example_gen_cacheable))
-    if store and target != 'kfp':
-        raise SpecError('an S3-compatible store (--object-store-*) is for --target kfp; '
-                        'Vertex AI reads gs:// with its service account')
+    if (store or volume) and target != 'kfp':
+        raise SpecError('an S3-compatible store (--object-store-*) and an artifact volume '
+                        'are for --target kfp; Vertex AI reads gs:// with its service '
+                        'account and copies no input')
+    env = (store.container_env() if store else []) + (
+        volume.container_env(pipeline_root) if volume else [])
     for executor in spec['deploymentSpec']['executors'].values():
-        if store and store.endpoint and 'container' in executor:
-            executor['container']['env'] = store.container_env()
+        if env and 'container' in executor:
+            executor['container']['env'] = env
     docs = [spec]
-    platform = (platform_document(spec, gpu_node_selectors or {}, store)
+    platform = (platform_document(spec, gpu_node_selectors or {}, store, volume)
                 if target == 'kfp' else None)
     if platform:
         docs.append(platform)

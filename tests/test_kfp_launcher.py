@@ -215,3 +215,30 @@ def test_a_kfp_task_takes_the_store_from_the_spec_and_its_secret_not_from_here(
     # A Secret the cluster does not have: the pod would not start.
     with pytest.raises(kfp_launcher.LaunchError, match='first: secret "minio" not found'):
         kfp_launcher.Launcher(spec, str(tmp_path / 'run2'), project, backend='kfp').run()
+
+
+def test_a_mounted_volume_is_mapped_and_inputs_on_it_are_not_copied(tmp_path):
+    from pipeline.kfp_entrypoint import BUCKET_ROOT_ENV, VOLUME_ROOT_ENV
+    spec, project = _spec(tmp_path, {'second': WIRE, 'first': {}}, ['python', '-c', ENV_TASK])
+    docs = [yaml.safe_load(open(spec))]
+    docs[0]['deploymentSpec']['executors']['step_executor']['container']['env'] = [
+        {'name': VOLUME_ROOT_ENV, 'value': '/mnt/yt8m'},
+        {'name': BUCKET_ROOT_ENV, 'value': 'gs://b/root'}]
+    docs.append({'platforms': {'kubernetes': {'deploymentSpec': {'executors': {
+        'step_executor': {'pvcMount': [{'constant': 'yt8m-artifacts',
+                                        'mountPath': '/mnt/yt8m'}]}}}}}})
+    with open(spec, 'w') as f:
+        yaml.safe_dump_all(docs, f)
+    volume = tmp_path / 'volume'
+    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project, backend='kfp',
+                                     volumes={'yt8m-artifacts': str(volume)})
+    component = launcher.spec['deploymentSpec']['executors']['step_executor']['container']
+    env = launcher.task_environment('first', 'step_executor', component)
+    assert env[VOLUME_ROOT_ENV] == str(volume)             # the mount, here
+    assert env[BUCKET_ROOT_ENV] == launcher.run_root       # the bucket, here
+    # Only what KFP downloads counts: bucket URIs, or the run root standing for it.
+    assert launcher.copied('gs://b/x') and launcher.copied(launcher.run_root + '/t/o')
+    assert not launcher.copied(str(volume / 'run' / 'first' / 'data'))
+    with pytest.raises(kfp_launcher.LaunchError,
+                       match='first: persistentvolumeclaim "yt8m-artifacts" not found'):
+        kfp_launcher.Launcher(spec, str(tmp_path / 'run2'), project, backend='kfp').run()

@@ -129,10 +129,12 @@ def compiled(tmp_path_factory):
     return output
 
 
-# MinIO as stock KFP installs it: its Secret and the keys it names.
+# MinIO as stock KFP installs it: its Secret and the keys it names; and a
+# ReadWriteMany volume for the artifacts.
 STORE_FLAGS = ['--object-store-endpoint', 'http://minio-service.kubeflow:9000',
                '--object-store-secret', 'mlpipeline-minio-artifact',
-               '--object-store-secret-keys', 'accesskey,secretkey']
+               '--object-store-secret-keys', 'accesskey,secretkey',
+               '--artifact-volume', 'yt8m-artifacts:/mnt/yt8m']
 
 
 def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
@@ -327,6 +329,11 @@ def test_every_task_reaches_the_object_store_through_the_spec_and_its_secret(com
                for var in spec['deploymentSpec']['executors'][label]['container']['env']}
         assert env['AWS_ENDPOINT_URL'] == env['S3_ENDPOINT'] == 'http://minio-service.kubeflow:9000'
         assert env['S3_USE_HTTPS'] == '0'
+        # The artifact volume: mounted everywhere, outputs written there.
+        (mount,) = parsed.pvc_mount
+        assert (mount.constant, mount.mount_path) == ('yt8m-artifacts', '/mnt/yt8m')
+        assert env['YT8M_VOLUME_ROOT'] == '/mnt/yt8m'
+        assert env['YT8M_BUCKET_ROOT'] == spec['defaultPipelineRoot']
     # A field KFP's protos do not know is refused at compile time.
     bad = json.loads(json.dumps(platform))
     next(iter(bad['platforms']['kubernetes']['deploymentSpec']['executors'].values()))[

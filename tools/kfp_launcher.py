@@ -21,7 +21,9 @@ kubeflow/pipelines 2.5.0 (the file is named at each behaviour below):
     its name is its MLMD id;
   * inputs under gs://, s3:// or minio:// are downloaded into the pod first,
     on every KFP version (component/launcher_v2.go `downloadArtifacts`): the
-    launcher counts the bytes of every input per task (`input_bytes`);
+    launcher counts the bytes of every such input per task (`input_bytes`;
+    the run root stands for the bucket); an input on a mounted volume
+    (`pvcMount`, from `volumes`) is not copied;
   * each task's environment is the image's, the container's `env`, and the
     Kubernetes Secrets that the platform document maps into it
     (`secretAsEnv`, from `secrets`); nothing of an object store's settings
@@ -62,6 +64,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from pipeline import kfp_entrypoint
 from pipeline.configs import CONTAINER_PROJECT_DIR
 from tools import kfp_metadata
 
@@ -73,6 +76,8 @@ BACKENDS = ('kfp', 'vertex')
 # DAGs use `depends`, which also forbids a leading digit. At most 128 chars.
 ARGO_NAME = re.compile(r'^[a-zA-Z0-9][-a-zA-Z0-9]*$')
 ARGO_NAME_MAX = 128
+# component/launcher_v2.go LocalPathForURI: the URIs KFP downloads into a pod.
+BUCKET_SCHEMES = ('gs://', 's3://', 'minio://', 'oci://')
 # Environment variables an object store's clients read (pipeline/filesystems.py).
 STORE_VARIABLE_PREFIXES = ('AWS_', 'S3_')
 # backend/src/v2/driver/driver.go (2.5.0): the output added to every task
@@ -281,9 +286,12 @@ class Launcher:
 
     def __init__(self, spec_file: str, run_root: str, project_dir: str,
                  backend: str = 'vertex', cache_dir: Optional[str] = None,
-                 secrets: Optional[Dict[str, Dict[str, str]]] = None):
+                 secrets: Optional[Dict[str, Dict[str, str]]] = None,
+                 volumes: Optional[Dict[str, str]] = None):
         """`secrets`: the cluster's Kubernetes Secrets (name -> key -> value) that
-        the platform document's `secretAsEnv` entries read."""
+        the platform document's `secretAsEnv` entries read; `volumes`: its
+        PersistentVolumeClaims (name -> a local folder standing for the volume)
+        that `pvcMount` entries mount."""
         if backend not in BACKENDS:
             raise LaunchError(f'unknown backend {backend!r}; use one of {BACKENDS}')
         with open(spec_file) as f:   # the pipeline spec; a platform spec may follow
@@ -292,6 +300,7 @@ class Launcher:
         self.platform = (docs[1].get('platforms', {}).get('kubernetes', {})
                          .get('deploymentSpec', {}).get('executors', {})) if len(docs) > 1 else {}
         self.secrets = secrets or {}
+        self.volumes = volumes or {}
         self.backend = backend
         if backend == 'kfp':
             check_argo_names(self.spec)
@@ -329,6 +338,11 @@ class Launcher:
                                                       with_executor_logs=kfp),
                         'outputFile': os.path.join(task_dir, 'executor_output.json')}}
 
+    def copied(self, uri: str) -> bool:
+        """Whether KFP's launcher downloads this input into the pod (`LocalPathForURI`:
+        bucket schemes only; here the run root stands for the bucket)."""
+        return uri.startswith(BUCKET_SCHEMES) or uri.startswith(self.run_root + os.sep)
+
     def task_environment(self, name: str, label: str, container: dict) -> Dict[str, str]:
         """The image's environment, then the container's `env`, then the Secrets the
         platform document maps into it (KFP alone: Vertex AI reads one document)."""
@@ -336,7 +350,18 @@ class Launcher:
         env.update({var['name']: var.get('value', '') for var in container.get('env', [])})
         if self.backend != 'kfp':
             return env
-        for entry in self.platform.get(label, {}).get('secretAsEnv', []):
+        config = self.platform.get(label, {})
+        for mount in config.get('pvcMount', []):
+            claim = mount.get('constant')
+            if claim not in self.volumes:   # the pod would stay Pending
+                raise LaunchError(f'{name}: persistentvolumeclaim "{claim}" not found')
+            # The volume appears at its mount path: here, at the claim's folder.
+            env = {key: value.replace(mount['mountPath'], self.volumes[claim], 1)
+                   if value.startswith(mount['mountPath']) else value
+                   for key, value in env.items()}
+        if kfp_entrypoint.BUCKET_ROOT_ENV in env:   # this run root stands for the bucket
+            env[kfp_entrypoint.BUCKET_ROOT_ENV] = self.run_root
+        for entry in config.get('secretAsEnv', []):
             secret = self.secrets.get(entry['secretName'])
             if secret is None:    # the pod would not start (CreateContainerConfigError)
                 raise LaunchError(f'{name}: secret "{entry["secretName"]}" not found')
@@ -369,8 +394,9 @@ class Launcher:
         os.makedirs(task_dir, exist_ok=True)
         executor_input = self.executor_input(name, task, component, task_dir)
         inputs = executor_input['inputs']['artifacts']
-        self.input_bytes[name] = {key: sum(tree_bytes(a['uri']) for a in listing['artifacts'])
-                                  for key, listing in inputs.items()}
+        self.input_bytes[name] = {
+            key: sum(tree_bytes(a['uri']) for a in listing['artifacts'] if self.copied(a['uri']))
+            for key, listing in inputs.items()}
         started = time.time()
         fingerprint = None
         if self.cache is not None and task.get('cachingOptions', {}).get('enableCache'):
@@ -489,6 +515,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument('--backend', choices=BACKENDS, default='kfp',
                         help='hand tasks over as open-source KFP 2.5 (kfp) or Vertex AI does')
     parser.add_argument('--cache-dir', help='kfp: keep the cache here across runs')
+    parser.add_argument('--volume', action='append', default=[], metavar='CLAIM=DIR',
+                        help='kfp: a PersistentVolumeClaim the spec mounts, as a local folder')
     parser.add_argument('--secrets', metavar='JSON_FILE',
                         help='kfp: the Kubernetes Secrets the spec maps into tasks, '
                              '{"name": {"key": "value"}}')
@@ -502,8 +530,9 @@ def main(argv: Sequence[str]) -> int:
     if args.secrets:
         with open(args.secrets) as f:
             secrets = json.load(f)
+    volumes = dict(item.split('=', 1) for item in args.volume)
     launcher = Launcher(args.spec, args.run_root, args.project_dir, backend=args.backend,
-                        cache_dir=args.cache_dir, secrets=secrets)
+                        cache_dir=args.cache_dir, secrets=secrets, volumes=volumes)
     launcher.run()
     logger.info('All %d tasks succeeded (%.0f s; %d from the cache)', len(launcher.timings),
                 sum(launcher.timings.values()), len(launcher.cached))

@@ -38,14 +38,14 @@ def setup(tmp_path_factory):
     return tmp, project, data_root
 
 
-def _compile(setup, target, root_name):
+def _compile(setup, target, root_name, *flags):
     tmp, project, data_root = setup
     spec_file = tmp / f'spec_{target}_{root_name}.yaml'
     kubeflow_runner.main([
         '--target', target, '--output', str(spec_file), '--image', 'yt8m-tfx:test',
         '--project-dir', str(project), '--allow-local-roots',
         '--pipeline-root', str(tmp / root_name), '--data-root', str(data_root),
-        *remote_roots.RUN_FLAGS])
+        *remote_roots.RUN_FLAGS, *flags])
     return spec_file
 
 
@@ -160,3 +160,37 @@ def test_open_source_kfp_runs_every_task_caches_what_it_may_and_never_stale_data
     fresh.run_task('YT8MExampleGen')
     assert fresh.cached == []
     os.remove(data_root / 'train0999.tfrecord')
+
+
+def test_kfp_with_an_artifact_volume_copies_no_artifact_and_still_pushes_and_caches(setup):
+    """The design for the release on open-source KFP: artifacts on a mounted
+    ReadWriteMany volume, reported there, so the launcher copies none."""
+    tmp, project, _ = setup
+    spec_file = _compile(setup, 'kfp', 'root_volume', '--artifact-volume',
+                         'yt8m-artifacts:/mnt/yt8m')
+    volume = tmp / 'volume'
+    cache = str(tmp / 'volume_cache')
+
+    def launcher(run):
+        return kfp_launcher.Launcher(str(spec_file), str(tmp / run), str(project),
+                                     backend='kfp', cache_dir=cache,
+                                     volumes={'yt8m-artifacts': str(volume)})
+    first = launcher('run_volume')
+    produced = first.run()
+    pushed = _check_the_run(first, produced, tmp / 'root_volume')
+    # Every artifact of the pipeline lives on the volume; only KFP's own logs
+    # stay in the bucket. So no task downloads anything into its pod.
+    for task, outputs in produced.items():
+        for key, (artifact,) in outputs.items():
+            on_volume = artifact['uri'].startswith(str(volume))
+            assert on_volume == (key != 'executor-logs'), (task, key, artifact['uri'])
+    copied = {task: sum(inputs.values()) for task, inputs in first.input_bytes.items()}
+    print(f'\nWith the artifact volume, KFP\'s launcher would copy {sum(copied.values())} '
+          'bytes into pods')
+    assert sum(copied.values()) == 0, copied
+    # The same spec again: served from the cache (ML Metadata ids), lookups live.
+    again = launcher('run_volume2')
+    again.run()
+    assert {'YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Distiller-student-1'} <= set(
+        again.cached)
+    assert any(pushed.values())
