@@ -68,6 +68,8 @@ VARIANTS = (
     ('netvlad_lr_0.02', 'netvlad', 'small', 0.02),
     ('netvlad_lr_0.03', 'netvlad', 'small', 0.03),
     ('netvlad_lr_0.05', 'netvlad', 'small', 0.05),
+    ('netvlad_lr_0.1', 'netvlad', 'small', 0.1),
+    ('netfv_lr_0.05', 'netfv', 'small', 0.05),
 )
 
 
