@@ -68,7 +68,7 @@ def mean_pool_logistic(files, batch_size: int, epochs: float) -> dict:
     train_videos = len(data[0][2])
     args = argparse.Namespace(batch_size=batch_size, steps=int(epochs * train_videos) // batch_size,
                               patience=3, max_epochs=epochs, skip_early_stop=False)
-    row = bench_learning.run_family('logistic', 'logistic', 'small', data, args, oracle=1.0)
+    row, _ = bench_learning.run_family('logistic', 'logistic', 'small', data, args, oracle=1.0)
     return {'gap_at_20': row['gap_early_stop'], 'early_stop_epochs': row['early_stop_epochs']}
 
 
