@@ -56,6 +56,11 @@ CLUSTER_SCHEMES = {'kfp': ('gs://', 's3://'), 'vertex': ('gs://',)}
 # Node kinds whose task must never come from the cache.
 UNCACHEABLE_KINDS = ('BaselineLookup',)
 EXAMPLE_GEN_TASK = 'YT8MExampleGen'
+STALE_CACHE_WARNING = (
+    'Compiled with a fingerprint of the input files: run it through kubeflow_runner.py '
+    '--submit-spec, which refuses it once the files changed. Uploaded through the UI or '
+    'run on a schedule, KFP may serve the Examples of the old files from its cache: '
+    'recompile after new data lands, or run with caching off.')
 
 
 class SpecError(ValueError):
@@ -263,6 +268,10 @@ def finish_spec(spec_file: str, target: str, pipeline_root: str, example_gen_cac
     for executor in spec['deploymentSpec']['executors'].values():
         if env and 'container' in executor:
             executor['container']['env'] = env
+    if target == 'kfp' and example_gen_cacheable:
+        # The KFP UI shows this beside the pipeline: the one place a user who
+        # uploads the file, or schedules it, will read it.
+        spec['pipelineInfo']['description'] = STALE_CACHE_WARNING
     docs = [spec]
     platform = (platform_document(spec, gpu_node_selectors or {}, store, volume)
                 if target == 'kfp' else None)

@@ -478,3 +478,19 @@ def test_a_task_whose_driver_name_argo_refuses_is_refused():
     with pytest.raises(kfp_spec.SpecError, match=f'{name}-driver'):
         kfp_spec.check_task_names(spec)
     kfp_spec.check_task_names({'root': {'dag': {'tasks': {name[:-1]: {}}}}, 'components': {}})
+
+
+def test_a_fingerprinted_kfp_spec_says_where_users_see_it_that_the_ui_may_serve_old_data(
+        tmp_path):
+    spec_file = tmp_path / 'spec.yaml'
+    for cacheable in (True, False):
+        kfp_spec.dump([{'pipelineInfo': {'name': 'p'}, 'root': {'dag': {'tasks': {
+            'YT8MExampleGen': {'componentRef': {'name': 'c'},
+                               'taskInfo': {'name': 'YT8MExampleGen'}}}}},
+            'components': {'c': {'executorLabel': 'e'}},
+            'deploymentSpec': {'executors': {'e': {'container': {'image': 'i'}}}}}],
+            str(spec_file))
+        spec = kfp_spec.finish_spec(str(spec_file), 'kfp', 'gs://b/root',
+                                    example_gen_cacheable=cacheable)
+        assert (spec['pipelineInfo'].get('description') == kfp_spec.STALE_CACHE_WARNING) \
+            == cacheable
