@@ -78,3 +78,12 @@ def test_outputs_planned_in_the_bucket_are_written_on_the_volume():
     assert artifacts['examples']['artifacts'][0]['uri'] == '/mnt/yt8m/run-1/YT8MExampleGen/examples'
     assert artifacts['other']['artifacts'][0]['uri'] == 'gs://elsewhere/x'
     assert len(changes) == 1
+
+
+def test_every_project_type_imports_by_its_title_without_the_entrypoint():
+    """TFX code that runs outside the entrypoint (Vertex AI's ExampleGen hook)
+    imports an artifact class by its title, `yt8m.VideoSample`."""
+    from tfx.utils import import_utils
+    from components import artifacts
+    for cls in artifacts.BY_CLASS_NAME.values():
+        assert import_utils.import_class_by_path(cls.TYPE_NAME) is cls
