@@ -85,11 +85,13 @@ class MixtureGap:
             return eval_util.gap_at_k(mix(self.space, weights), self.labels, self.k)
         scores = mix(self.candidates, weights)
         scores[self.padding] = -np.inf
-        top = eval_util.top_k_by_video(scores, self.k)
+        # GAP pools every video's top k, so their order within a video does
+        # not matter: the ids (ties by lower id) without sorting them.
+        top = eval_util.top_k_ids(scores, self.k)
         top_scores = np.take_along_axis(scores, top, axis=1)
         top_relevant = np.take_along_axis(self.relevant, top, axis=1)
         bound = self.bounds @ weights
-        settled = top_scores[:, -1] > bound + _RELATIVE_SLACK * np.abs(bound) + _ABSOLUTE_SLACK
+        settled = top_scores.min(axis=1) > bound + _RELATIVE_SLACK * np.abs(bound) + _ABSOLUTE_SLACK
         unsettled = np.flatnonzero(~settled)
         if len(unsettled) > REBUILD_SHARE * len(settled):
             self.calls -= 1
@@ -98,7 +100,7 @@ class MixtureGap:
         if len(unsettled):
             self.full_rows += len(unsettled)
             full = mix([member[unsettled] for member in self.space], weights)
-            exact = eval_util.top_k_by_video(full, self.k)
+            exact = eval_util.top_k_ids(full, self.k)
             top_scores[unsettled] = np.take_along_axis(full, exact, axis=1)
             top_relevant[unsettled] = np.take_along_axis(self.labels[unsettled], exact, axis=1)
         return eval_util.average_precision(top_scores.ravel(), top_relevant.ravel(),

@@ -241,7 +241,10 @@ def fit_weights(predictions: Sequence[np.ndarray], labels: np.ndarray,
     space = space if space is not None else member_space(predictions, combination)
     gap = gap if gap is not None else MixtureGap(space, labels)
     evaluator = getattr(gap, 'evaluator', gap)
-    best, best_gap = equal, gap(equal)
+    # Equal weights mix every member, the least settled mix of all: scored in
+    # full, so that one call does not deepen the evaluator's lists for the
+    # sparse mixes the search tries (the same GAP either way: both are exact).
+    best, best_gap = equal, float(eval_util.gap_at_k(mix(space, equal), labels))
     if count in GRID_DIVISIONS:
         for candidate in simplex_grid(count, GRID_DIVISIONS[count]):
             score = gap(candidate)
