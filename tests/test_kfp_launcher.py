@@ -66,6 +66,23 @@ def test_a_failing_task_names_itself_and_its_log_and_stops_the_run(tmp_path):
     assert 'second' not in launcher.produced
 
 
+def test_each_task_s_own_peak_memory_is_measured(tmp_path):
+    # `first` holds 300 MB; `second` holds nothing: the figure is per process.
+    task = REPORTING_TASK + (
+        "\nif executor_input['inputs']['artifacts'].get('data') is None:\n"
+        "    import time\n"
+        "    block = b'x' * (300 * 2 ** 20)\n"
+        "    time.sleep(5 * kfp_launcher_poll)\n").replace(
+        'kfp_launcher_poll', str(kfp_launcher.MEMORY_POLL_SECONDS))
+    wire = {'inputs': {'artifacts': {'data': {'taskOutputArtifact': {
+        'producerTask': 'first', 'outputArtifactKey': 'data'}}}}}
+    spec, project = _spec(tmp_path, {'second': wire, 'first': {}}, [sys.executable, '-c', task])
+    launcher = kfp_launcher.Launcher(spec, str(tmp_path / 'run'), project)
+    launcher.run()
+    assert launcher.peak_rss_bytes['first'] > 300 * 2 ** 20
+    assert launcher.peak_rss_bytes['second'] < 200 * 2 ** 20
+
+
 def test_cycles_unknown_tasks_and_placeholders_are_refused(tmp_path):
     with pytest.raises(kfp_launcher.LaunchError, match='dependency cycle: a -> b -> a'):
         kfp_launcher.topological_order({'a': {'dependentTasks': ['b']},

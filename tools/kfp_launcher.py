@@ -83,6 +83,7 @@ STORE_VARIABLE_PREFIXES = ('AWS_', 'S3_')
 # backend/src/v2/driver/driver.go (2.5.0): the output added to every task
 # when logs are published (--publish_logs, default "true").
 EXECUTOR_LOGS = 'executor-logs'
+MEMORY_POLL_SECONDS = 0.1
 
 _KIND_OF_TYPE = {  # parameterType -> accepted google.protobuf.Value kinds
     'STRING': {str}, 'NUMBER_INTEGER': {int, float}, 'NUMBER_DOUBLE': {int, float},
@@ -172,6 +173,23 @@ def tree_bytes(uri: str) -> int:
     import tensorflow as tf
     return sum(tf.io.gfile.stat(os.path.join(folder, name)).length
                for folder, _, files in tf.io.gfile.walk(uri) for name in files)
+
+
+def high_water_rss(pid: int) -> int:
+    """Peak resident bytes of process `pid` so far (Linux `VmHWM`), 0 when unknown.
+
+    What a pod's memory limit must hold. Read from /proc while the task runs:
+    a child's `ru_maxrss` (wait4) would count the launcher's own memory,
+    which Linux carries over from fork across exec.
+    """
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def parameter_values(task_name: str, task: dict, component: dict) -> Dict[str, Any]:
@@ -323,6 +341,12 @@ class Launcher:
         # Bytes of each task's input artifacts: what KFP's launcher copies into
         # the pod first when they live under gs://, s3:// or minio://.
         self.input_bytes: Dict[str, Dict[str, int]] = {}
+        # Bytes of each task's input artifacts wherever they live (copied or
+        # read in place from a mounted volume).
+        self.read_bytes: Dict[str, Dict[str, int]] = {}
+        # Each task's peak resident memory (its own process; hook and executor),
+        # read every MEMORY_POLL_SECONDS: a peak in the last moment is missed.
+        self.peak_rss_bytes: Dict[str, int] = {}
         # KFP's metadata store: on disk beside the cache (ids go on across
         # runs, as one cluster's MLMD), else in memory for this run.
         self.metadata = kfp_metadata.Store(
@@ -375,8 +399,13 @@ class Launcher:
     def _execute(self, name: str, command: List[str], log_file: str,
                  env: Dict[str, str]) -> None:
         with open(log_file, 'ab') as log:
-            process = subprocess.run(command, cwd=self.project_dir, env=env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command, cwd=self.project_dir, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT)
+            peak = 0
+            while process.poll() is None:
+                peak = max(peak, high_water_rss(process.pid))
+                time.sleep(MEMORY_POLL_SECONDS)
+        self.peak_rss_bytes[name] = max(self.peak_rss_bytes.get(name, 0), peak)
         if process.returncode != 0:
             with open(log_file, errors='replace') as f:
                 tail = f.read()[-4000:]
@@ -397,6 +426,8 @@ class Launcher:
         self.input_bytes[name] = {
             key: sum(tree_bytes(a['uri']) for a in listing['artifacts'] if self.copied(a['uri']))
             for key, listing in inputs.items()}
+        self.read_bytes[name] = {key: sum(tree_bytes(a['uri']) for a in listing['artifacts'])
+                                 for key, listing in inputs.items()}
         started = time.time()
         fingerprint = None
         if self.cache is not None and task.get('cachingOptions', {}).get('enableCache'):
