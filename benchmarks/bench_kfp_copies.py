@@ -20,6 +20,7 @@ read the Examples: each of them copies the whole Examples without a volume.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -83,6 +84,7 @@ def examples_consumers(root, project, data_root):
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
     parser = argparse.ArgumentParser()
     parser.add_argument('--root', default=None, help='work folder (default: a temporary one)')
     args = parser.parse_args()
