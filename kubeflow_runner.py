@@ -39,7 +39,7 @@ import sys
 import time
 from typing import Dict, Optional, Sequence
 
-from pipeline import configs, kfp_spec, resources
+from pipeline import configs, filesystems, kfp_spec, resources
 from pipeline.options import PipelinePaths, RunOptions, split_beam_args
 from pipeline.pipeline import create_pipeline
 
@@ -301,6 +301,8 @@ def main(argv: Sequence[str]) -> int:
         # An existing spec is submitted as it is: nothing is recompiled.
         submit(args, args.submit_spec)
         return 0
+    # The data root is listed here (its fingerprint goes into the spec).
+    filesystems.register_for([args.data_root, args.pipeline_root])
     try:
         spec_file = compile_pipeline(args)
     except kfp_spec.SpecError as err:
@@ -312,4 +314,5 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    # With an s3:// root, tensorflow-io's client would abort the exit (filesystems).
+    sys.exit(filesystems.exit_code(main(sys.argv[1:])))

@@ -83,3 +83,43 @@ def test_whole_dag_on_s3_roots(tmp_path):
                    for item in page.get('Contents', [])}
     remote_roots.check_the_bucket(objects, f's3://{BUCKET}/run', run.stdout, output_root,
                                   workdir)
+
+
+def test_a_compiled_kfp_task_reaches_minio_with_the_spec_s_endpoint_and_secret_alone(
+        tmp_path, monkeypatch):
+    """Open-source KFP gives a pod no store settings of its own: the ExampleGen of
+    a spec compiled with --object-store-* lists and reads an s3:// data root on an
+    S3-compatible server (moto, standing in for MinIO) with what the spec gives it:
+    the endpoint in the container's env, the keys from the Secret it names."""
+    import boto3
+    from tools import kfp_launcher
+    local_data = tmp_path / 'data'
+    synthetic.generate(str(local_data), **remote_roots.DATA)
+    with s3_server(tmp_path) as env:
+        s3 = boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name='us-east-1',
+                          aws_access_key_id='test', aws_secret_access_key='test')
+        s3.create_bucket(Bucket=BUCKET)
+        for name in sorted(os.listdir(local_data)):
+            s3.upload_file(str(local_data / name), BUCKET, f'frame/{name}')
+        spec = tmp_path / 'spec.yaml'
+        compiled = subprocess.run(
+            [sys.executable, os.path.join(configs.PROJECT_DIR, 'kubeflow_runner.py'),
+             '--target', 'kfp', '--output', str(spec), '--image', 'yt8m-tfx:test',
+             '--project-dir', configs.PROJECT_DIR, '--pipeline-root', f's3://{BUCKET}/root',
+             '--data-root', f's3://{BUCKET}/frame',
+             '--object-store-endpoint', env['AWS_ENDPOINT_URL'],
+             '--object-store-secret', 'mlpipeline-minio-artifact',
+             '--object-store-secret-keys', 'accesskey,secretkey', *remote_roots.RUN_FLAGS],
+            env=dict(os.environ, **env), capture_output=True, text=True, timeout=600)
+        assert compiled.returncode == 0, (compiled.stdout + compiled.stderr)[-3000:]
+        # This machine's own settings point nowhere: a task that used them would fail.
+        for name in env:
+            monkeypatch.setenv(name, 'http://127.0.0.1:9' if 'ENDPOINT' in name else 'outer')
+        launcher = kfp_launcher.Launcher(
+            str(spec), str(tmp_path / 'run'), configs.PROJECT_DIR, backend='kfp',
+            secrets={'mlpipeline-minio-artifact': {'accesskey': 'test', 'secretkey': 'test'}})
+        launcher.run_task('YT8MExampleGen')
+    (examples,) = launcher.produced['YT8MExampleGen']['examples']
+    counts = {split: len(os.listdir(os.path.join(examples['uri'], f'Split-{split}')))
+              for split in ('train', 'select', 'test')}
+    assert all(counts.values()), counts
