@@ -54,19 +54,25 @@ def s3_server(tmp_path):
         log.close()
 
 
-def test_whole_dag_on_s3_roots(tmp_path):
+def bucket_with_the_data(tmp_path, env):
+    """The cluster checks' data set uploaded to s3://BUCKET/frame; returns the client."""
     import boto3
     local_data = tmp_path / 'data'
     synthetic.generate(str(local_data), **remote_roots.DATA)
+    s3 = boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name='us-east-1',
+                      aws_access_key_id='test', aws_secret_access_key='test')
+    s3.create_bucket(Bucket=BUCKET)
+    for name in sorted(os.listdir(local_data)):
+        s3.upload_file(str(local_data / name), BUCKET, f'frame/{name}')
+    return s3
+
+
+def test_whole_dag_on_s3_roots(tmp_path):
     output_root = tmp_path / 'out'
     workdir = tmp_path / 'cwd'     # a stray os.makedirs('s3://...') would land here
     workdir.mkdir()
     with s3_server(tmp_path) as env:
-        s3 = boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name='us-east-1',
-                          aws_access_key_id='test', aws_secret_access_key='test')
-        s3.create_bucket(Bucket=BUCKET)
-        for name in sorted(os.listdir(local_data)):
-            s3.upload_file(str(local_data / name), BUCKET, f'frame/{name}')
+        s3 = bucket_with_the_data(tmp_path, env)
         run = subprocess.run(
             [sys.executable, os.path.join(configs.PROJECT_DIR, 'local_runner.py'),
              '--data-root', f's3://{BUCKET}/frame',
@@ -91,16 +97,9 @@ def test_a_compiled_kfp_task_reaches_minio_with_the_spec_s_endpoint_and_secret_a
     a spec compiled with --object-store-* lists and reads an s3:// data root on an
     S3-compatible server (moto, standing in for MinIO) with what the spec gives it:
     the endpoint in the container's env, the keys from the Secret it names."""
-    import boto3
     from tools import kfp_launcher
-    local_data = tmp_path / 'data'
-    synthetic.generate(str(local_data), **remote_roots.DATA)
     with s3_server(tmp_path) as env:
-        s3 = boto3.client('s3', endpoint_url=env['AWS_ENDPOINT_URL'], region_name='us-east-1',
-                          aws_access_key_id='test', aws_secret_access_key='test')
-        s3.create_bucket(Bucket=BUCKET)
-        for name in sorted(os.listdir(local_data)):
-            s3.upload_file(str(local_data / name), BUCKET, f'frame/{name}')
+        bucket_with_the_data(tmp_path, env)
         spec = tmp_path / 'spec.yaml'
         compiled = subprocess.run(
             [sys.executable, os.path.join(configs.PROJECT_DIR, 'kubeflow_runner.py'),
