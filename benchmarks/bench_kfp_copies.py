@@ -35,15 +35,12 @@ import yaml  # noqa: E402
 
 import kubeflow_runner  # noqa: E402
 from benchmarks.common import report  # noqa: E402
-from pipeline import configs  # noqa: E402
 from tests.cluster import remote_roots  # noqa: E402
 from tools import kfp_launcher  # noqa: E402
 from yt8m import synthetic  # noqa: E402
 
 VOLUME_CLAIM = 'yt8m-artifacts'
 RELEASE_EXAMPLES_BYTES = 1.5e12   # docs/SCALING.md: the release's frame-level TFRecords
-NOT_IN_IMAGE = shutil.ignore_patterns('.venv', 'outputs', '.git', '__pycache__', '*.egg-info',
-                                      '.pytest_cache')
 
 
 def compile_spec(root, project, data_root, name, *flags):
@@ -91,7 +88,7 @@ def main() -> None:
     root = args.root or tempfile.mkdtemp(prefix='bench_kfp_copies_')
     shutil.rmtree(root, ignore_errors=True)
     project = os.path.join(root, 'image', 'pipeline')
-    shutil.copytree(configs.PROJECT_DIR, project, ignore=NOT_IN_IMAGE)
+    remote_roots.copy_as_in_image(project)
     data_root = os.path.join(root, 'data')
     synthetic.generate(data_root, **remote_roots.DATA)
 

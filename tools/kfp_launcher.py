@@ -423,11 +423,12 @@ class Launcher:
         os.makedirs(task_dir, exist_ok=True)
         executor_input = self.executor_input(name, task, component, task_dir)
         inputs = executor_input['inputs']['artifacts']
-        self.input_bytes[name] = {
-            key: sum(tree_bytes(a['uri']) for a in listing['artifacts'] if self.copied(a['uri']))
-            for key, listing in inputs.items()}
-        self.read_bytes[name] = {key: sum(tree_bytes(a['uri']) for a in listing['artifacts'])
-                                 for key, listing in inputs.items()}
+        sizes = {key: [(tree_bytes(a['uri']), self.copied(a['uri'])) for a in listing['artifacts']]
+                 for key, listing in inputs.items()}   # each input's tree walked once
+        self.input_bytes[name] = {key: sum(size for size, copied in pairs if copied)
+                                  for key, pairs in sizes.items()}
+        self.read_bytes[name] = {key: sum(size for size, _ in pairs)
+                                 for key, pairs in sizes.items()}
         started = time.time()
         fingerprint = None
         if self.cache is not None and task.get('cachingOptions', {}).get('enableCache'):

@@ -1,6 +1,7 @@
 """What a whole local DAG on an object store must leave there (gs:// and s3:// checks)."""
 
 import os
+import shutil
 
 from pipeline import configs
 
@@ -14,6 +15,15 @@ DATA = dict(num_videos=600, seed=3, top_classes=5, validate_fraction=0.3)
 RUN_FLAGS = ['--families', 'dbof', '--distill', 'dbof', '--preset', 'tiny',
              '--train-examples', '1600', '--batch-size', '16', '--learning-rate', '0.01',
              '--gap-floor', '0', '--min-gain-over-prior', '0.01']
+
+# .dockerignore's exclusions: what the image does not get.
+NOT_IN_IMAGE = shutil.ignore_patterns('.venv', 'outputs', '.git', '__pycache__', '*.egg-info',
+                                      '.pytest_cache')
+
+
+def copy_as_in_image(destination) -> None:
+    """The project as the Dockerfile's `COPY . .` copies it, less .dockerignore."""
+    shutil.copytree(configs.PROJECT_DIR, destination, ignore=NOT_IN_IMAGE)
 
 
 def check_the_bucket(objects, run_root: str, stdout: str, output_root, workdir) -> None:

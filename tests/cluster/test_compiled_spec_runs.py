@@ -23,16 +23,13 @@ from yt8m import synthetic
 
 pytestmark = pytest.mark.cluster
 
-# .dockerignore's exclusions: what the image does not get.
-NOT_IN_IMAGE = shutil.ignore_patterns('.venv', 'outputs', '.git', '__pycache__', '*.egg-info',
-                                      '.pytest_cache')
 
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('compiled')
     project = tmp / 'image' / 'pipeline'
-    shutil.copytree(configs.PROJECT_DIR, project, ignore=NOT_IN_IMAGE)
+    remote_roots.copy_as_in_image(project)
     data_root = tmp / 'data'
     synthetic.generate(str(data_root), **remote_roots.DATA)
     return tmp, project, data_root
