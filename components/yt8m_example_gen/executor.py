@@ -1,22 +1,32 @@
 """YT8MExampleGen executor: every record checked at ingestion, in the Beam job.
 
-Reads each input file in a worker (files spread with a Reshuffle, so the
-check scales with the runner like ImportExampleGen's reading does), checks
-its framing and every record with `yt8m.integrity`, and routes:
+Two passes over the input files, each file read in a worker (files spread
+with a Reshuffle, so the work scales with the runner as ImportExampleGen's
+reading does):
 
-* good records (bytes) to the output splits, as ImportExampleGen would write
-  them (GZIP TFRecords of SequenceExamples); with a `split_rule`, the input
-  splits (`train`, `validate`) become train, select and test by a stable hash
-  of the video id (`yt8m.splits`);
-* every video id read more than once (in two splits: a leak; or twice in
-  one split) to the problem branch as a `duplicate_video_id`, naming both
-  places. The check is a Beam grouping by id of (id, place) pairs, so no
-  process holds all ids; only the later copies travel further, as a side
-  input of the records' filter;
-* flawed records to the problem branch: their raw bytes go to
-  `<examples>/Quarantine/` (skip policy), and the problems, counted by kind
-  and listed up to `max_listed`, go to `<examples>/bad_records.json` and
-  `bad_records.md`.
+1. **Check.** Each file's framing and every record are checked with
+   `yt8m.integrity`. Only (video id, place) of each good record travels on,
+   never its bytes: every video id read more than once (in two splits: a
+   leak; or twice in one split) becomes a `duplicate_video_id` problem,
+   naming both places, through a Beam grouping by id, so no process holds
+   all ids. Flawed records go to the problem branch: their raw bytes to
+   `<examples>/Quarantine/` (skip policy), and the problems, counted by kind
+   and listed up to `max_listed`, to `<examples>/bad_records.json` and
+   `bad_records.md`.
+2. **Write.** Each file is read again and its records streamed to the output
+   splits (GZIP TFRecords of SequenceExamples, as ImportExampleGen writes
+   them), leaving out the places pass 1 found flawed or repeated (a side
+   input that holds those places only). With a `split_rule`, the input
+   splits (`train`, `validate`) become train, select and test by a stable
+   hash of the video id (`yt8m.splits`).
+
+Why two passes: the records never wait for a grouping. In one pass the
+records had to wait until every id was seen, and TFX's `WriteSplit` shuffles
+them before writing; under the DirectRunner both hold every record in
+memory (5.8 GB at 4,000 videos, growing with the data). Reading a file
+twice costs a fraction of the check (docs/SCALING.md). The splits keep the
+order of the input files; the Trainers shuffle, and the release's shards
+are in no particular order.
 
 After the Beam job, the policies decide:
 * `bad_records='fail'` (default): any flaw stops the run here, before any
@@ -70,6 +80,8 @@ UNREAD_NAMES_KEPT = 10
 # Records of the test split copied into the `sample` output, for the Report.
 SAMPLE_RECORDS = 5
 SAMPLE_FILE = 'sample.tfrecord.gz'
+# The output files' prefix, as TFX's WriteSplit names them.
+RECORDS_FILE = 'data_tfrecord'
 # File names of the release's splits (train/validate/test shards).
 SHARD_PREFIXES = ('train', 'validate', 'test')
 
@@ -79,26 +91,26 @@ class BadDataError(ValueError):
 
 
 class CheckFile(beam.DoFn):
-    """One file in; (video id, place, record) out, flaws to the `problems` output.
+    """Pass 1: one (input split, rank, file) in; (video id, place) of each good
+    record out, flaws to the `problems` output.
 
     A place is (input split rank, file, record index, byte offset, input
     split): it orders the copies of a video and names where each one is.
     """
 
-    def __init__(self, split: str, rank: int):
-        self.split = split
-        self.rank = rank
+    def __init__(self):
         self.progress = None
 
     def setup(self):
-        self.progress = progress.Progress(f'YT8MExampleGen {self.split}', 'records')
+        self.progress = progress.Progress('YT8MExampleGen check', 'records')
 
-    def process(self, path: str):
+    def process(self, split_file):
+        split, rank, path = split_file
         if is_gzip(path):
             # Checked here, where the file is opened anyway: on the driver it
             # was one round trip per file (thousands on GCS) before the job.
             yield beam.pvalue.TaggedOutput(_PROBLEMS, (dict(
-                file=path, record=0, offset=0, kind=GZIP_FILE, video_id='', split=self.split,
+                file=path, record=0, offset=0, kind=GZIP_FILE, video_id='', split=split,
                 message='a GZIP-compressed file; the splits read plain TFRecords (decompress '
                         'it: gunzip -c FILE > FILE.tfrecord)'), b''))
             return
@@ -112,14 +124,14 @@ class CheckFile(beam.DoFn):
                                                     video_id)
                 if problem is not None:
                     yield beam.pvalue.TaggedOutput(
-                        _PROBLEMS, (dict(dataclasses.asdict(problem), split=self.split), data))
+                        _PROBLEMS, (dict(dataclasses.asdict(problem), split=split), data))
                     continue
                 if frames > features.MAX_FRAMES:
                     yield beam.pvalue.TaggedOutput(_LONG, video_id)
-                yield video_id, (self.rank, path, index, offset, self.split), data
+                yield video_id, (rank, path, index, offset, split)
         except integrity.BrokenFile as err:
             yield beam.pvalue.TaggedOutput(
-                _PROBLEMS, (dict(dataclasses.asdict(err.problem), split=self.split), b''))
+                _PROBLEMS, (dict(dataclasses.asdict(err.problem), split=split), b''))
 
 
 def split_files(input_base: str, pattern: str) -> List[str]:
@@ -183,27 +195,47 @@ def later_copies(item):
                                   message=message, video_id=video_id, split=split)
 
 
-class DropLaterCopies(beam.DoFn):
-    """Keeps the first copy of each video; later copies go to the `duplicates` output.
+def left_out_place(item):
+    """A flawed record's problem -> ((file, record index), None): pass 2 skips it."""
+    problem, _ = item
+    return (problem['file'], problem['record']), None
 
-    `later` holds the later copies only (normally none), so it stays small
-    at any data size; the policy stops the run above max_bad_fraction anyway.
+
+class WriteKept(beam.DoFn):
+    """Pass 2: one (input split, rank, file) in; (video id, input split, record)
+    of each kept record out.
+
+    `left_out` maps (file, record index) to the duplicate problem of a later
+    copy, or to None for a record pass 1 found flawed; it holds the records
+    left out only (normally none), so it stays small at any data size: the
+    policy stops the run above max_bad_fraction anyway. Later copies go to
+    the `duplicates` output with their bytes, for the quarantine.
     """
 
-    def process(self, item, later):
-        _, place, data = item
-        problem = later.get((place[1], place[2]))
-        if problem is None:
-            yield item
-        else:
-            yield beam.pvalue.TaggedOutput(_DUPLICATES, (problem, data))
+    def process(self, split_file, left_out):
+        split, _, path = split_file
+        if is_gzip(path):
+            return
+        try:
+            for index, _, data, problem in integrity.framed_records(path):
+                if problem is not None:
+                    continue
+                key = (path, index)
+                if key in left_out:
+                    if left_out[key] is not None:
+                        yield beam.pvalue.TaggedOutput(_DUPLICATES, (left_out[key], data))
+                    continue
+                video_id = integrity.video_id_of(tf.train.SequenceExample.FromString(data))
+                yield video_id, split, data
+        except integrity.BrokenFile:
+            return
 
 
 def output_split_index(item, num_partitions: int, rule, has_validate: bool,
                        names: List[str]) -> int:
     """The output split of one video: by the split rule, else its input split."""
-    video_id, place, _ = item
-    split = rule.assign(video_id, place[4], has_validate) if rule else place[4]
+    video_id, input_split, _ = item
+    split = rule.assign(video_id, input_split, has_validate) if rule else input_split
     return names.index(split)
 
 
@@ -377,43 +409,48 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         # look their folders up by the output names.
         self._examples.split_names = artifact_utils.encode_split_names(names)
 
-        checked = {}
+        listed_files = []
         for rank, split in enumerate(input_config.splits):
             files = split_files(input_base, split.pattern)
             logger.info('Split %s: checking %d files (%s)', split.name, len(files),
                         split.pattern)
-            checked[split.name] = (
-                pipeline
-                | f'Files[{split.name}]' >> beam.Create(files)
-                | f'SpreadFiles[{split.name}]' >> beam.Reshuffle()
-                | f'Check[{split.name}]' >> beam.ParDo(CheckFile(split.name, rank)).with_outputs(
-                    _PROBLEMS, _LONG, main='good'))
-
-        copies = [c.good for c in checked.values()] | 'AllGood' >> beam.Flatten()
-        later = (copies
-                 | 'IdAndPlace' >> beam.Map(lambda copy: (copy[0], copy[1]))
+            listed_files += [(split.name, rank, path) for path in files]
+        # One collection of files for both passes: a Flatten of record
+        # collections would hold them all in memory under the DirectRunner.
+        files = (pipeline
+                 | 'Files' >> beam.Create(listed_files)
+                 | 'SpreadFiles' >> beam.Reshuffle())
+        checked = files | 'Check' >> beam.ParDo(CheckFile()).with_outputs(
+            _PROBLEMS, _LONG, main='good')
+        later = (checked.good
                  | 'GroupById' >> beam.GroupByKey()
                  | 'LaterCopies' >> beam.FlatMap(later_copies))
-        deduplicated = copies | 'DropLaterCopies' >> beam.ParDo(
-            DropLaterCopies(), later=beam.pvalue.AsDict(later)).with_outputs(
-                _DUPLICATES, main='kept')
-        parts = deduplicated.kept | 'Split' >> beam.Partition(
+        flawed = checked[_PROBLEMS] | 'FlawedPlaces' >> beam.Map(left_out_place)
+        left_out = beam.pvalue.AsDict((later, flawed) | 'LeftOut' >> beam.Flatten())
+        written = files | 'Read' >> beam.ParDo(WriteKept(), left_out=left_out).with_outputs(
+            _DUPLICATES, main='kept')
+        kept, duplicates = written.kept, written[_DUPLICATES]
+        parts = kept | 'Split' >> beam.Partition(
             output_split_index, len(names), rule, has_validate, names)
         goods = dict(zip(names, parts))
 
-        self._add_problem_branch(pipeline, checked, deduplicated[_DUPLICATES], goods,
-                                 exec_properties)
-        return {name: good | f'Records[{name}]' >> beam.Map(lambda item: item[2])
-                for name, good in goods.items()}
+        self._add_problem_branch(pipeline, checked, duplicates, goods, exec_properties)
+        for name, good in goods.items():
+            # TFX's WriteSplit would shuffle every record first (see the module).
+            _ = (good
+                 | f'Records[{name}]' >> beam.Map(lambda item: item[2])
+                 | f'Write[{name}]' >> beam.io.WriteToTFRecord(
+                     os.path.join(artifact_utils.get_split_uri([self._examples], name),
+                                  RECORDS_FILE),
+                     file_name_suffix='.gz'))
+        return {}
 
     def _add_problem_branch(self, pipeline, checked, duplicates, goods,
                             exec_properties) -> None:
         uri = self._examples.uri
         max_listed = int(exec_properties.get('max_listed') or DEFAULT_MAX_LISTED)
-        problems = ([c[_PROBLEMS] for c in checked.values()] + [duplicates]
-                    | 'AllProblems' >> beam.Flatten())
-        long_videos = ([c[_LONG] for c in checked.values()]
-                       | 'AllLongVideos' >> beam.Flatten()
+        problems = (checked[_PROBLEMS], duplicates) | 'AllProblems' >> beam.Flatten()
+        long_videos = (checked[_LONG]
                        | 'CountLong' >> beam.combiners.Count.Globally())
         counts = {name: good | f'Count[{name}]' >> beam.combiners.Count.Globally()
                   for name, good in goods.items()}
@@ -445,8 +482,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                      os.path.join(uri, artifact_files.QUARANTINE_DIR, 'duplicate'),
                      file_name_suffix='.tfrecord'))
         if exec_properties.get('bad_records') == 'skip':
-            _ = ([c[_PROBLEMS] for c in checked.values()]
-                 | 'FlawedProblems' >> beam.Flatten()
+            _ = (checked[_PROBLEMS]
                  | 'Readable' >> beam.Filter(lambda item: bool(item[1]))
                  | 'RawBytes' >> beam.Map(lambda item: item[1])
                  | 'Quarantine' >> beam.io.WriteToTFRecord(
