@@ -1,6 +1,7 @@
 """Which distillation lambda serves the seed's result, chosen on select, shown on test.
 
     python benchmarks/bench_distill_lambda.py [--output-root outputs] [--lambdas 0,0.2,0.5]
+        [--starts scratch,member] [--budget-factors 1,2] [--results-name distill_lambda]
 
 Reads the newest default run under `--output-root` (run `local_runner.py`
 first): its Examples, transform graph, the DBoF member (`Trainer-dbof`) and
@@ -15,6 +16,11 @@ and records, on select and on test:
   (`weight_search.fit_combination`, fitted on select), the seed's final
   artifact in small.
 
+`--starts`: `scratch` starts the student at the label prior as a Trainer
+does; `member` warm-starts it from the DBoF member's exported weights
+(`training.warm_start`), its start scored on select as step 0.
+`--budget-factors`: the student's budget as a multiple of the member's.
+
 The Distiller's default lambda (`configs.DISTILL_LAMBDA`) is the one with
 the best select GAP of the pair; test only reports. Writes
 results/distill_lambda.json.
@@ -23,6 +29,7 @@ results/distill_lambda.json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import os
 import sys
@@ -41,9 +48,8 @@ from benchmarks.common import report  # noqa: E402
 from components import artifact_files  # noqa: E402
 from components.distiller import teacher_scores as scores_lib  # noqa: E402
 from components.ensemble import weight_search  # noqa: E402
-from pipeline import configs  # noqa: E402
+from pipeline import options as run_options  # noqa: E402
 from trainer import input_pipeline, monitor, training  # noqa: E402
-from trainer.config import TrainingConfig  # noqa: E402
 from yt8m import eval_util, features, splits  # noqa: E402
 
 
@@ -63,13 +69,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--output-root', default=os.path.join(PROJECT, 'outputs'))
     parser.add_argument('--lambdas', default='0,0.2,0.5')
+    parser.add_argument('--starts', default='scratch')
+    parser.add_argument('--budget-factors', default='1')
+    parser.add_argument('--results-name', default='distill_lambda')
+    parser.add_argument('--family', default='dbof',
+                        help="the student's family: its member is Trainer-<family>")
+    parser.add_argument('--distiller', default='Distiller-student-1',
+                        help='the Distiller whose teacher scores the students learn from')
     args = parser.parse_args()
     import tensorflow_transform as tft
     root = os.path.join(os.path.abspath(args.output_root), 'pipeline_root')
     examples = newest(os.path.join(root, 'YT8MExampleGen', 'examples', '*'))
     transform = tft.TFTransformOutput(newest(os.path.join(root, 'Transform', 'transform_graph', '*')))
-    scores_uri = newest(os.path.join(root, 'Distiller-student-1', 'teacher_scores', '*'))
-    member_dir = os.path.join(newest(os.path.join(root, 'Trainer-dbof', 'model', '*')),
+    scores_uri = newest(os.path.join(root, args.distiller, 'teacher_scores', '*'))
+    member_dir = os.path.join(newest(os.path.join(root, f'Trainer-{args.family}', 'model', '*')),
                               'Format-Serving')
     store = scores_lib.load(scores_uri)
     lookup = scores_lib.TeacherLookup(store)
@@ -77,20 +90,25 @@ def main() -> None:
     files = {split: sorted(glob.glob(os.path.join(examples, f'Split-{split}', '*')))
              for split in splits.SPLITS}
     member = {split: served(member_dir, files[split]) for split in (splits.SELECT, splits.TEST)}
-    config = TrainingConfig(family='dbof', preset=configs.DEFAULT_PRESET,
-                            train_examples=int(configs.EPOCHS * len(store)),
-                            batch_size=configs.BATCH_SIZE)
+    # The Distiller's own config: the pipeline's defaults, 10 epochs of train.
+    config = run_options.RunOptions().training_config(args.family, student=True)
+    config = config.resolve_epochs(len(store))
     rows = []
-    for lam in (float(x) for x in args.lambdas.split(',')):
+    variants = [(float(lam), start, float(factor)) for lam in args.lambdas.split(',')
+                for start in args.starts.split(',') for factor in args.budget_factors.split(',')]
+    for lam, start, factor in variants:
+        variant = dataclasses.replace(config, train_examples=int(config.train_examples * factor))
         train = scores_lib.make_distill_dataset(
             files[splits.TRAIN], transform, lookup, lam, config.batch_size,
             shuffle_buffer=config.shuffle_buffer, cache_bytes=config.input_cache_bytes,
             draw_frames=training.frames_to_draw(config))
         select_ds = input_pipeline.make_dataset(files[splits.SELECT], transform,
                                                 config.batch_size, training=False)
-        model, _, summary = training.train_model(config, train, select_ds,
-                                                 frames_drawn_in_input=True)
-        row = {'lambda': lam, 'best_step': summary['best_step']}
+        model, _, summary = training.train_model(
+            variant, train, select_ds, frames_drawn_in_input=True,
+            init_from=member_dir if start == 'member' else None)
+        row = {'lambda': lam, 'start': start, 'budget_factor': factor,
+               'best_step': summary['best_step'], 'steps_run': summary['steps_run']}
         fitted = None
         for split in (splits.SELECT, splits.TEST):
             student, labels = predictions(model, input_pipeline.make_dataset(
@@ -106,12 +124,15 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     best = max(rows, key=lambda r: r['pair_select_gap'])
-    report('distill_lambda', ['lambda', 'best_step', 'student_select_gap', 'student_test_gap',
-                              'member_test_gap', 'pair_select_gap', 'pair_test_gap',
-                              'pair_weights', 'combination'], rows,
+    report(args.results_name, ['lambda', 'start', 'budget_factor', 'best_step',
+                               'student_select_gap', 'student_test_gap', 'member_test_gap',
+                               'pair_select_gap', 'pair_test_gap', 'pair_weights', 'combination'], rows,
            {'teacher_scores': scores_uri, 'soft_labels': costs.get('soft_labels', 'in-sample'),
-            'chosen_on_select': best['lambda'], 'member': member_dir,
-            'command': f'python benchmarks/bench_distill_lambda.py --lambdas {args.lambdas}'})
+            'chosen_on_select': {key: best[key] for key in ('lambda', 'start', 'budget_factor')},
+            'member': member_dir,
+            'command': f'python benchmarks/bench_distill_lambda.py --lambdas {args.lambdas} '
+                       f'--starts {args.starts} --budget-factors {args.budget_factors} '
+                       f'--results-name {args.results_name}'})
 
 
 if __name__ == '__main__':

@@ -71,6 +71,13 @@ DISTILL_LEVELS = 1
 # 0, 0.2 and 0.5 with out-of-fold soft labels on the default data
 # (benchmarks/bench_distill_lambda.py, results/distill_lambda.json).
 DISTILL_LAMBDA = 0.2
+# Where a student starts: 'member' (the weights of its family's member of
+# this run, when there is one) or 'prior' (the label prior, as a Trainer).
+# From its member, both students beat their families on test on the default
+# data; from the prior, the NetVLAD student did not
+# (results/distill_start_dbof.json, distill_start_netvlad.json).
+STUDENT_STARTS = ('member', 'prior')
+STUDENT_START = 'member'
 # Out-of-fold soft labels (yt8m/folds.py): each member also trains this many
 # fold copies, and a train video is scored by the copies that did not see it.
 TEACHER_FOLDS = 2

@@ -92,6 +92,7 @@ class RunOptions:
     # scores the videos it trained on.
     teacher_folds: int = configs.TEACHER_FOLDS
     distill_lambda: float = configs.DISTILL_LAMBDA
+    student_start: str = configs.STUDENT_START
     gap_floor: float = configs.GAP_FLOOR
     max_gap_regression: float = configs.MAX_GAP_REGRESSION
     min_gain_over_prior: float = configs.MIN_GAIN_OVER_PRIOR
@@ -127,6 +128,9 @@ class RunOptions:
                              f'got {self.distill_levels}')
         if not 0.0 <= self.distill_lambda <= 1.0:
             raise ValueError(f'distill_lambda must be in [0, 1], got {self.distill_lambda}')
+        if self.student_start not in configs.STUDENT_STARTS:
+            raise ValueError(f'student_start must be one of {configs.STUDENT_STARTS}, '
+                             f'got {self.student_start!r}')
         if self.teacher_folds < 0 or self.teacher_folds == 1:
             raise ValueError(f'teacher_folds must be 0 (off) or >= 2, got {self.teacher_folds}')
         students = len(self.distill) * self.distill_levels
@@ -237,6 +241,10 @@ class RunOptions:
         add('--distill-lambda', type=float, default=configs.DISTILL_LAMBDA,
             help="the soft labels' weight in a student's target: lambda * teacher + "
                  '(1 - lambda) * labels')
+        add('--student-start', default=configs.STUDENT_START, choices=configs.STUDENT_STARTS,
+            help="where a student starts: 'member', the weights of its family's member "
+                 "of this run (scored on select first, so it never ends below them), "
+                 "or 'prior', the label prior as a Trainer starts")
         add('--gap-floor', type=float, default=configs.GAP_FLOOR)
         add('--max-gap-regression', type=float, default=configs.MAX_GAP_REGRESSION,
             help='blessing allows at most this GAP@20 loss against the last pushed model')
@@ -273,7 +281,7 @@ class RunOptions:
             size_budget_bytes=args.size_budget_bytes, choose_subset=args.choose_subset,
             distill=() if args.distill == 'none' else _names(args.distill),
             distill_levels=args.distill_levels, teacher_folds=args.teacher_folds,
-            distill_lambda=args.distill_lambda,
+            distill_lambda=args.distill_lambda, student_start=args.student_start,
             gap_floor=args.gap_floor, max_gap_regression=args.max_gap_regression,
             min_gain_over_prior=args.min_gain_over_prior,
             bad_records=args.bad_records, max_bad_fraction=args.max_bad_fraction,

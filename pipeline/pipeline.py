@@ -254,7 +254,7 @@ def create_pipeline(
                                **judge(name, builder.outputs['model']).report_channels()}
         return builder.outputs['model']
 
-    ensemble_members = {}
+    ensemble_members, member_models = {}, {}
     for family in options.families:
         config = options.training_config(family)
         trainer = Trainer(
@@ -269,6 +269,7 @@ def create_pipeline(
             custom_config={**config.to_custom_config(), **identity},
         ).with_id(node_id('Trainer', family))
         nodes.append(trainer)
+        member_models[family] = trainer.outputs['model']
         judged = judge(family, trainer.outputs['model'])
         report_inputs[family] = {'model': trainer.outputs['model'],
                                  'model_run': trainer.outputs['model_run'],
@@ -288,6 +289,9 @@ def create_pipeline(
                 distillation_lambda=options.distill_lambda,
                 code_identity=identity,
                 train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
+                # From its member's weights (same family and preset), if any.
+                init_model=(member_models.get(student_family)
+                            if options.student_start == 'member' else None),
             ).with_id(node_id('Distiller', name))
             nodes.append(distiller)
             report_inputs[name] = {'model': distiller.outputs['model'],

@@ -166,3 +166,23 @@ def test_too_many_students_or_members_are_refused():
     with pytest.raises(ValueError, match='can hold 8 models'):
         RunOptions(families=('dbof', 'netvlad', 'netfv', 'gru', 'lstm'),
                    distill=('dbof', 'netvlad'), distill_levels=2, train_examples=100)
+
+
+def test_a_student_starts_from_its_familys_member_unless_told_otherwise(tmp_path):
+    """Default: a student of a family trained in the run starts from that member's
+    weights; a family without a member, or --student-start prior, starts at the prior."""
+    def distillers(**options):
+        pipeline = create_pipeline(
+            PipelinePaths(pipeline_root=str(tmp_path / 'root'), data_root=str(tmp_path / 'data'),
+                          serving_model_dir=str(tmp_path / 'serving'),
+                          report_dir=str(tmp_path / 'report')),
+            RunOptions(families=('dbof', 'netvlad'), train_examples=1000, **options))
+        return {node.id: node.inputs.get('init_model') for node in pipeline.components
+                if node.id.startswith('Distiller')}
+
+    starts = distillers(distill=('dbof', 'logistic'))
+    assert starts['Distiller-student-1'].producer_component_id == 'Trainer-dbof'
+    assert starts['Distiller-student-2'] is None         # no logistic member in the run
+    assert set(distillers(distill=('dbof',), student_start='prior').values()) == {None}
+    with pytest.raises(ValueError, match='student_start'):
+        RunOptions(student_start='teacher')

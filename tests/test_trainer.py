@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from models import registry
 from trainer import sampling, training
 from trainer.config import TrainingConfig
 from yt8m import eval_util, features
@@ -261,3 +262,44 @@ def test_an_epochs_budget_becomes_examples_from_the_example_gens_count(tmp_path)
     assert artifact_files.split_records(str(tmp_path), 'train') == 1000
     with pytest.raises(ValueError, match=r"no record count of split 'test'"):
         artifact_files.split_records(str(tmp_path), 'test')
+
+
+def _exported_like_a_member(model, folder) -> str:
+    """The object layout of trainer/export.py's ServingModule: the model under `model`."""
+    module = tf.Module()
+    module.model = model
+    tf.saved_model.save(module, str(folder))
+    return str(folder)
+
+
+def test_warm_start_loads_a_members_weights_and_refuses_another_preset(tmp_path):
+    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
+                            batch_size=4, patience=0, train_examples=16)
+    member, weights, _ = training.train_model(config, _toy_dataset(), _toy_dataset(finite=True))
+    folder = _exported_like_a_member(training.build_export_model(config, weights),
+                                     tmp_path / 'member')
+    student = training.build_export_model(config, [np.zeros_like(w) for w in weights])
+    training.warm_start(student, folder)
+    for got, want in zip(student.get_weights(), weights):
+        np.testing.assert_array_equal(got, want)
+    other = TrainingConfig(family='dbof', preset='tiny')
+    with pytest.raises(ValueError, match='member.*do not fit'):
+        training.warm_start(registry.build_model(other.family, other.preset), folder)
+
+
+def test_a_warm_started_student_never_keeps_weights_below_its_start(tmp_path):
+    """Its start is scored on select as the first point; a wrecking step cannot replace it."""
+    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
+                            batch_size=4, patience=0, train_examples=40)
+    _, weights, first = training.train_model(config, _toy_dataset(), _toy_dataset(finite=True))
+    folder = _exported_like_a_member(training.build_export_model(config, weights),
+                                     tmp_path / 'member')
+    wrecking = TrainingConfig(family='logistic', preset='tiny', learning_rate=500.0,
+                              batch_size=4, patience=0, train_examples=8)
+    _, kept, summary = training.train_model(wrecking, _toy_dataset(),
+                                            _toy_dataset(finite=True), init_from=folder)
+    start = summary['curve'][0]
+    assert start['step'] == 0
+    assert start['eval_gap'] == pytest.approx(first['best_eval_gap'], abs=1e-6)
+    assert summary['best_eval_gap'] >= start['eval_gap']
+    assert summary['best_eval_gap'] == max(p['eval_gap'] for p in summary['curve'])

@@ -80,8 +80,11 @@ class GapMonitor(keras.callbacks.Callback):
 
     def __init__(self, eval_batches, batch_size: int, patience: int = 0,
                  log_dir: Optional[str] = None, phase: str = 'main',
-                 log_every_seconds: float = LOG_EVERY_SECONDS, step_offset: int = 0):
+                 log_every_seconds: float = LOG_EVERY_SECONDS, step_offset: int = 0,
+                 score_start: bool = False):
         super().__init__()
+        # A warm-started model: the start itself is a candidate (step 0).
+        self.score_start = score_start
         self.eval_batches = eval_batches
         self.batch_size = batch_size
         self.patience = patience
@@ -118,6 +121,15 @@ class GapMonitor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._started = self._last_log = time.monotonic()
         self._first_step = self._step()
+        if self.score_start and self.best_weights is None:
+            gap, eval_loss = self.evaluate()
+            self.best_gap, self.best_step = gap, self._first_step
+            self.best_weights = self.model.get_weights()
+            self.curve.append({'phase': self.phase, 'step': self._first_step,
+                               'examples': self._first_step * self.batch_size,
+                               'eval_gap': gap, 'eval_loss': eval_loss, 'seconds': 0.0})
+            logger.info('[%s] start (warm): select GAP@20 %.4f, select loss %.3f',
+                        self.phase, gap, eval_loss)
 
     def on_train_batch_end(self, batch, logs=None):
         self._last_loss = float((logs or {}).get('loss', self._last_loss))

@@ -9,6 +9,7 @@ tf.data datasets, whoever calls it.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Optional
 
@@ -101,9 +102,28 @@ def cache_eval(config: TrainingConfig, eval_ds) -> list:
     return monitor_lib.cache_batches(eval_ds, config.eval_examples, config.eval_cache_bytes)
 
 
+def warm_start(model, serving_model_dir: str) -> None:
+    """Loads the weights of an exported model of the same family and preset into `model`.
+
+    Reads the SavedModel's variables as a checkpoint of its `model`
+    attribute (trainer/export.py `ServingModule`), so the transform graph's
+    objects are left aside; fails, naming the folder, when a weight of
+    `model` has no match there (another family or preset).
+    """
+    path = os.path.join(serving_model_dir, 'variables', 'variables')
+    served = tf.Module()      # the exported root: its `model` is what we load
+    served.model = model
+    status = tf.train.Checkpoint(root=served).read(path).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as err:
+        raise ValueError(f'{serving_model_dir}: its weights do not fit a {model.name} '
+                         f'model (another family or preset?): {err}') from err
+
+
 def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str] = None,
                 strategy: Optional[tf.distribute.Strategy] = None,
-                frames_drawn_in_input: bool = False):
+                frames_drawn_in_input: bool = False, init_from: Optional[str] = None):
     """Trains one model; returns (model, weights to export, summary dict).
 
     `eval_ds` must be finite (one pass over the select split), or the
@@ -114,6 +134,10 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
     `frames_drawn_in_input`: `train_ds` was made with
     `draw_frames=frames_to_draw(config)`, so the model reads its training
     frames as drawn (`layers.read_drawn_frames`).
+    `init_from`: a serving model folder of the same family and preset whose
+    weights the model starts from (`warm_start`), instead of the label
+    prior; its select GAP@20 is then scored before the first step, so early
+    stopping never keeps weights below the start.
     """
     optim.configure_precision(config.mixed_precision)
     optim.skip_autograph_for_tf_keras()   # first fit: ~60 s of AutoGraph -> ~4 s
@@ -122,14 +146,16 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
         model = registry.build_model(config.family, config.preset)
         if frames_drawn_in_input:
             layers.read_drawn_frames(model)
+        if init_from:      # before compiling: the optimizer is not the member's
+            warm_start(model, init_from)
         _compile(model, config.base_learning_rate, config)
-        if config.prior_examples:
+        if not init_from and config.prior_examples:
             layers.start_at_label_prior(model, label_frequencies(train_ds, config.prior_examples))
     steps = config.budget_steps
     interval = evaluation_interval(config, steps)
     eval_batches = eval_ds if isinstance(eval_ds, list) else cache_eval(config, eval_ds)
     monitor = monitor_lib.GapMonitor(eval_batches, config.batch_size, config.patience,
-                                     log_dir=log_dir)
+                                     log_dir=log_dir, score_start=bool(init_from))
     logger.info('Training %s/%s: budget %d steps x %d = %d examples, LR %g, select GAP@20 '
                 'every %d steps on %d videos, patience %d', config.family, config.preset,
                 steps, config.batch_size, steps * config.batch_size,

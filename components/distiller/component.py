@@ -41,6 +41,10 @@ class DistillerSpec(types.ComponentSpec):
         'teacher_model': ChannelParameter(type=standard_artifacts.Model),
         'examples': ChannelParameter(type=standard_artifacts.Examples),
         'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),
+        # A model of the student's family and preset (its member, trained
+        # alone) whose weights the student starts from; without it the
+        # student starts at the label prior, as a Trainer does.
+        'init_model': ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {
         'model': ChannelParameter(type=standard_artifacts.Model),
@@ -58,8 +62,13 @@ class Distiller(base_beam_component.BaseBeamComponent):
                  training_config: Union[TrainingConfig, Mapping[str, Any]],
                  distillation_lambda: float = 0.5, temperature: float = 1.0,
                  top_k: int = 20, code_identity: Optional[Mapping[str, str]] = None,
-                 train_split: str = splits.TRAIN, selection_split: str = splits.SELECT):
+                 train_split: str = splits.TRAIN, selection_split: str = splits.SELECT,
+                 init_model: Optional[types.BaseChannel] = None):
         """`training_config`: the student's, built once by the pipeline like a Trainer's.
+
+        `init_model`: the student starts from this model's weights (same
+        family and preset: its member), scored on select before its first
+        step, so early stopping never keeps a student below its start.
 
         A mapping is checked as TrainingConfig.from_custom_config checks it,
         so an unknown option fails here, not in the pod. `code_identity`
@@ -76,6 +85,7 @@ class Distiller(base_beam_component.BaseBeamComponent):
             raise ValueError(f'top_k must be in [1, 3862], got {top_k}')
         super().__init__(spec=DistillerSpec(
             teacher_model=teacher_model, examples=examples, transform_graph=transform_graph,
+            init_model=init_model,
             training_config=json.dumps({**training_config.to_custom_config(),
                                         **(code_identity or {})}, sort_keys=True),
             distillation_lambda=float(distillation_lambda), temperature=float(temperature),

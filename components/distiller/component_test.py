@@ -53,3 +53,12 @@ def test_a_student_teaches_the_next_level_across_families():
 def test_bad_options(bad):
     with pytest.raises(ValueError):
         Distiller(**{'training_config': {'family': 'dbof'}, **_channels(), **bad})
+
+
+def test_a_student_can_start_from_its_member():
+    member = types.Channel(type=standard_artifacts.Model)
+    distiller = Distiller(training_config=TrainingConfig(family='dbof'), init_model=member,
+                          **_channels())
+    assert distiller.inputs['init_model'] is member
+    assert 'init_model' not in Distiller(training_config=TrainingConfig(family='dbof'),
+                                         **_channels()).inputs

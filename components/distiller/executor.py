@@ -8,8 +8,10 @@
    When the teacher holds out-of-fold copies (`Folds/`, yt8m/folds.py),
    each video is scored by the copy of its fold, which never trained on it;
    `soft_labels` on the artifact says which ('out-of-fold' or 'in-sample').
-2. The student (`student_family`/`student_preset`) trains with the Trainer's
-   own `train_model` on targets `lambda * teacher + (1 - lambda) * labels`
+2. The student (`student_family`/`student_preset`) starts from its
+   member's weights when `init_model` is given (`training.warm_start`), else
+   at the label prior, and trains with the Trainer's own `train_model` on
+   targets `lambda * teacher + (1 - lambda) * labels`
    (= lambda * BCE(s, teacher) + (1 - lambda) * BCE(s, labels)); eval uses
    labels only, through `trainer.input_pipeline.make_dataset`.
 3. The student is exported exactly as the Trainer exports (same serving
@@ -136,19 +138,25 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         eval_ds = input_pipeline.make_dataset(
             [os.path.join(artifact_utils.get_split_uri([examples], selection_split), '*')],
             tf_transform_output, config.batch_size, training=False)
-        logger.info('Distilling into %s/%s: lambda=%g T=%g', config.family,
-                    config.preset, lam, temperature)
+        init = (artifact_utils.get_single_instance(input_dict['init_model'])
+                if input_dict.get('init_model') else None)
+        init_dir = path_utils.serving_model_path(init.uri) if init else None
+        logger.info('Distilling into %s/%s: lambda=%g T=%g, starting from %s', config.family,
+                    config.preset, lam, temperature, init_dir or 'the label prior')
         tf.io.gfile.makedirs(model_run.uri)
         _, weights, summary = training.train_model(config, train_ds, eval_ds,
                                                    log_dir=model_run.uri, strategy=strategy,
-                                                   frames_drawn_in_input=True)
+                                                   frames_drawn_in_input=True,
+                                                   init_from=init_dir)
         summary.update({
             'distilled': True, 'teacher_uri': teacher.uri,
             'distillation_lambda': lam, 'temperature': temperature, 'top_k': top_k,
-            'teacher_scores_uri': scores.uri, 'distillation_costs': costs})
+            'teacher_scores_uri': scores.uri, 'distillation_costs': costs,
+            'started_from': init.uri if init else 'label prior'})
         training.export_trained(config, weights, tf_transform_output.transform_features_layer(),
                                 path_utils.serving_model_dir(model.uri), model_run.uri, summary)
         model.set_string_custom_property('teacher_uri', teacher.uri)
+        model.set_string_custom_property('started_from', init.uri if init else 'label prior')
         logger.info('Exported distilled %s/%s (%.1f s training, %.1f s teacher scoring)',
                     config.family, config.preset, summary['training_seconds'],
                     costs['teacher_seconds'])

@@ -211,3 +211,36 @@ def test_teacher_scoring_in_separate_worker_processes_gives_the_same_store(disti
         return {i: (c.tolist(), s.tolist()) for i, c, s in zip(store.ids, store.classes,
                                                                 store.scores)}
     assert by_id(processes) == by_id(in_memory)
+
+
+def test_a_student_starts_from_its_members_weights_and_refuses_another_family(distilled):
+    """`init_model`: the student (DBoF tiny) starts from a DBoF tiny member's
+    exported weights; its start is the first point scored on select; a
+    member of another family is refused, naming its folder."""
+    root = distilled['root']
+    member = testdata.export_teacher(root, distilled['graph'], 'dbof', 'tiny', name='member')
+
+    def distil(family, name):
+        outputs = {'model': testdata.artifact(standard_artifacts.Model, f'{root}/{name}'),
+                   'model_run': testdata.artifact(standard_artifacts.ModelRun,
+                                                  f'{root}/{name}_run'),
+                   'teacher_scores': testdata.artifact(TeacherScores, f'{root}/{name}_scores')}
+        executor_lib.Executor().Do(
+            {'teacher_model': [distilled['teacher']], 'examples': [distilled['examples']],
+             'transform_graph': [distilled['graph']], 'init_model': [member]},
+            {key: [a] for key, a in outputs.items()},
+            {'training_config': json.dumps(TrainingConfig(
+                family=family, preset='tiny', train_examples=16, batch_size=8,
+                seed=1).to_custom_config()),
+             'distillation_lambda': 0.5, 'temperature': 1.0, 'top_k': TOP_K})
+        return outputs
+
+    outputs = distil('dbof', 'warm')
+    with open(os.path.join(outputs['model_run'].uri, TRAINING_SUMMARY)) as f:
+        summary = json.load(f)
+    assert summary['started_from'] == member.uri
+    assert outputs['model'].get_string_custom_property('started_from') == member.uri
+    start = summary['curve'][0]
+    assert start['step'] == 0 and summary['best_eval_gap'] >= start['eval_gap']
+    with pytest.raises(ValueError, match=r'member/Format-Serving: its weights do not fit'):
+        distil('logistic', 'wrong_family')
