@@ -1,7 +1,8 @@
 """Which distillation lambda serves the seed's result, chosen on select, shown on test.
 
     python benchmarks/bench_distill_lambda.py [--output-root outputs] [--lambdas 0,0.2,0.5]
-        [--starts scratch,member] [--budget-factors 1,2] [--results-name distill_lambda]
+        [--starts scratch,member] [--budget-factors 1,2] [--lr-factors 1,0.3]
+        [--family dbof --distiller Distiller-student-1] [--results-name distill_lambda]
 
 Reads the newest default run under `--output-root` (run `local_runner.py`
 first): its Examples, transform graph, the DBoF member (`Trainer-dbof`) and
@@ -71,6 +72,8 @@ def main() -> None:
     parser.add_argument('--lambdas', default='0,0.2,0.5')
     parser.add_argument('--starts', default='scratch')
     parser.add_argument('--budget-factors', default='1')
+    parser.add_argument('--lr-factors', default='1',
+                        help="the student's learning rate as a multiple of its family's")
     parser.add_argument('--results-name', default='distill_lambda')
     parser.add_argument('--family', default='dbof',
                         help="the student's family: its member is Trainer-<family>")
@@ -94,10 +97,13 @@ def main() -> None:
     config = run_options.RunOptions().training_config(args.family, student=True)
     config = config.resolve_epochs(len(store))
     rows = []
-    variants = [(float(lam), start, float(factor)) for lam in args.lambdas.split(',')
-                for start in args.starts.split(',') for factor in args.budget_factors.split(',')]
-    for lam, start, factor in variants:
-        variant = dataclasses.replace(config, train_examples=int(config.train_examples * factor))
+    variants = [(float(lam), start, float(factor), float(lr))
+                for lam in args.lambdas.split(',') for start in args.starts.split(',')
+                for factor in args.budget_factors.split(',')
+                for lr in args.lr_factors.split(',')]
+    for lam, start, factor, lr in variants:
+        variant = dataclasses.replace(config, train_examples=int(config.train_examples * factor),
+                                      learning_rate=config.base_learning_rate * lr)
         train = scores_lib.make_distill_dataset(
             files[splits.TRAIN], transform, lookup, lam, config.batch_size,
             shuffle_buffer=config.shuffle_buffer, cache_bytes=config.input_cache_bytes,
@@ -107,7 +113,7 @@ def main() -> None:
         model, _, summary = training.train_model(
             variant, train, select_ds, frames_drawn_in_input=True,
             init_from=member_dir if start == 'member' else None)
-        row = {'lambda': lam, 'start': start, 'budget_factor': factor,
+        row = {'lambda': lam, 'start': start, 'budget_factor': factor, 'lr_factor': lr,
                'best_step': summary['best_step'], 'steps_run': summary['steps_run']}
         fitted = None
         for split in (splits.SELECT, splits.TEST):
@@ -124,14 +130,17 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     best = max(rows, key=lambda r: r['pair_select_gap'])
-    report(args.results_name, ['lambda', 'start', 'budget_factor', 'best_step',
+    report(args.results_name, ['lambda', 'start', 'budget_factor', 'lr_factor', 'best_step',
                                'student_select_gap', 'student_test_gap', 'member_test_gap',
                                'pair_select_gap', 'pair_test_gap', 'pair_weights', 'combination'], rows,
            {'teacher_scores': scores_uri, 'soft_labels': costs.get('soft_labels', 'in-sample'),
-            'chosen_on_select': {key: best[key] for key in ('lambda', 'start', 'budget_factor')},
+            'chosen_on_select': {key: best[key] for key in
+                                 ('lambda', 'start', 'budget_factor', 'lr_factor')},
             'member': member_dir,
             'command': f'python benchmarks/bench_distill_lambda.py --lambdas {args.lambdas} '
                        f'--starts {args.starts} --budget-factors {args.budget_factors} '
+                       f'--lr-factors {args.lr_factors} --family {args.family} '
+                       f'--distiller {args.distiller} '
                        f'--results-name {args.results_name}'})
 
 

@@ -173,17 +173,28 @@ class RunOptions:
         """The one TrainingConfig of `family`'s Trainer (or, `student`, Distiller).
 
         A member trains fold copies for the teacher when there are students;
-        a student trains none (a later level's teacher scores in-sample).
+        a student trains none (a later level's teacher scores in-sample). A
+        student that starts from its member trains at
+        `configs.WARM_STUDENT_LR_FACTORS` x its family's LR, unless
+        `--learning-rate` sets one for all.
         """
+        learning_rate = self.learning_rate
+        if learning_rate is None and student and self.starts_from_member(family):
+            learning_rate = (TrainingConfig(family=family).base_learning_rate
+                             * configs.WARM_STUDENT_LR_FACTORS.get(family, 1.0))
         base = TrainingConfig(
             family=family, preset=self.preset, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, patience=self.patience,
+            learning_rate=learning_rate, patience=self.patience,
             ema_steps=self.ema_steps, distribution=self.distribution,
             teacher_folds=0 if student or not self.distill else self.teacher_folds,
             # With epochs, a stand-in until the Trainer counts the split.
             train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES,
             epochs=0.0 if self.train_examples else float(self.epochs or 0.0))
         return TrainingConfig.with_options(base, self.training_overrides)
+
+    def starts_from_member(self, student_family: str) -> bool:
+        """Whether a student of this family starts from its member's weights."""
+        return self.student_start == 'member' and student_family in self.families
 
     @property
     def split_rule(self) -> splits.SplitRule:

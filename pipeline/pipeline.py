@@ -290,8 +290,8 @@ def create_pipeline(
                 code_identity=identity,
                 train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,
                 # From its member's weights (same family and preset), if any.
-                init_model=(member_models.get(student_family)
-                            if options.student_start == 'member' else None),
+                init_model=(member_models[student_family]
+                            if options.starts_from_member(student_family) else None),
             ).with_id(node_id('Distiller', name))
             nodes.append(distiller)
             report_inputs[name] = {'model': distiller.outputs['model'],

@@ -183,6 +183,14 @@ def test_a_student_starts_from_its_familys_member_unless_told_otherwise(tmp_path
     starts = distillers(distill=('dbof', 'logistic'))
     assert starts['Distiller-student-1'].producer_component_id == 'Trainer-dbof'
     assert starts['Distiller-student-2'] is None         # no logistic member in the run
+    # From a member, at the family's learning-rate factor; from the prior, as a Trainer.
+    options = RunOptions(families=('dbof', 'netvlad'), distill=('netvlad',),
+                         train_examples=1000)
+    member_lr = options.training_config('netvlad').base_learning_rate
+    assert options.training_config('netvlad', student=True).base_learning_rate == \
+        pytest.approx(member_lr * configs.WARM_STUDENT_LR_FACTORS['netvlad'])
+    prior = dataclasses.replace(options, student_start='prior')
+    assert prior.training_config('netvlad', student=True).base_learning_rate == member_lr
     assert set(distillers(distill=('dbof',), student_start='prior').values()) == {None}
     with pytest.raises(ValueError, match='student_start'):
         RunOptions(student_start='teacher')
