@@ -282,7 +282,9 @@ def seed_result_lines(report_json: dict) -> List[str]:
     for student in result.get('students') or []:
         if student.get('margin') is not None:
             lines.append(f"{student['student']} ({student['family']}) {student['margin']:+.4f} "
-                         f"over {student['family']} trained alone")
+                         f"over {student['family']} trained alone"
+                         + (" (kept its member's weights: no step beat them on select)"
+                            if student.get('kept_start') else ''))
     return lines
 
 

@@ -46,6 +46,8 @@ def member_row(name: str, input_dict) -> Dict[str, Any]:
             # 'out-of-fold' (no video scored by a teacher that trained on it) or 'in-sample'.
             row['soft_labels'] = costs.get('soft_labels', 'in-sample')
             row['teacher_folds'] = costs.get('teacher_folds', 0)
+            started = summary.get('started_from') or 'label prior'
+            row['started_from'] = 'label prior' if started == 'label prior' else 'member'
         row['training_seconds'] = summary.get('training_seconds')
         row['num_parameters'] = summary.get('num_parameters')
         row['curve'] = summary.get('curve') or []
@@ -173,7 +175,10 @@ def seed_result(rows) -> Optional[Dict[str, Any]]:
                  'family_alone_gap_at_20': family_gap.get(row['family']),
                  'margin': (row['gap_at_20'] - family_gap[row['family']]
                             if row['family'] in family_gap else None),
-                 'soft_labels': row.get('soft_labels')}
+                 'soft_labels': row.get('soft_labels'),
+                 'started_from': row.get('started_from', 'label prior'),
+                 # No step beat the member's weights on select: the student is its member.
+                 'kept_start': row.get('started_from') == 'member' and row.get('best_step') == 0}
                 for row in by_name.values() if row.get('distilled')]
     return {'final_gap_at_20': final['gap_at_20'],
             'final_members': (final.get('ensemble') or {}).get('chosen_subset'),
@@ -198,16 +203,24 @@ def render_seed_result(result: Optional[Dict[str, Any]]) -> List[str]:
                       f"(undistilled) ensemble ({_fmt(result['first_ensemble_gap_at_20'])})")
     lines[-1] += '.'
     if result['students']:
-        lines += ['', '| student | family | GAP@20 | family trained alone | margin | soft labels |',
-                  '|---|---|---|---|---|---|']
+        lines += ['', '| student | family | GAP@20 | family trained alone | margin | soft labels '
+                  '| started from |', '|---|---|---|---|---|---|---|']
         for student in result['students']:
             margin = student['margin']
             lines.append(f"| {student['student']} | {student['family']} | "
                          f"{_fmt(student['gap_at_20'])} | "
                          f"{_fmt(student['family_alone_gap_at_20'])} | "
                          f"{'-' if margin is None else f'{margin:+.4f}'} | "
-                         f"{student.get('soft_labels') or '-'} |")
+                         f"{student.get('soft_labels') or '-'} | "
+                         f"{student_start(student)} |")
     return lines + ['']
+
+
+def student_start(student: Dict[str, Any]) -> str:
+    """Where a student started, and whether it kept that start (then it is its member)."""
+    if student.get('kept_start'):
+        return "its member's weights, kept: no step beat them on select"
+    return "its member's weights" if student.get('started_from') == 'member' else 'label prior'
 
 
 def split_sizes(quality: Optional[dict]) -> Dict[str, int]:

@@ -40,8 +40,10 @@ def test_seed_result_measures_the_final_ensemble_against_its_parts():
             {'member': 'netvlad', 'family': 'netvlad', 'distilled': False, 'gap_at_20': 0.40},
             {'member': 'ensemble', 'gap_at_20': 0.51},
             {'member': 'student_1', 'family': 'dbof', 'distilled': True, 'gap_at_20': 0.52,
-             'soft_labels': 'out-of-fold'},
+             'soft_labels': 'out-of-fold', 'started_from': 'member', 'best_step': 300},
             {'member': 'student_2', 'family': 'netvlad', 'distilled': True, 'gap_at_20': 0.38},
+            {'member': 'student_3', 'family': 'netvlad', 'distilled': True, 'gap_at_20': 0.40,
+             'started_from': 'member', 'best_step': 0},
             {'member': 'final', 'gap_at_20': 0.53,
              'ensemble': {'chosen_subset': ['dbof', 'student_1', 'student_2']}}]
     result = executor.seed_result(rows)
@@ -49,10 +51,17 @@ def test_seed_result_measures_the_final_ensemble_against_its_parts():
     assert abs(result['margin_over_best_member'] - 0.03) < 1e-9
     assert abs(result['margin_over_first_ensemble'] - 0.02) < 1e-9
     margins = {s['student']: round(s['margin'], 6) for s in result['students']}
-    assert margins == {'student_1': 0.02, 'student_2': -0.02}
+    assert margins == {'student_1': 0.02, 'student_2': -0.02, 'student_3': 0.0}
     text = '\n'.join(executor.render_seed_result(result))
     assert '(dbof, student_1, student_2)' in text and '+0.0300' in text
-    assert '| student_2 | netvlad | 0.3800 | 0.4000 | -0.0200 | - |' in text
-    assert '| student_1 | dbof | 0.5200 | 0.5000 | +0.0200 | out-of-fold |' in text
+    assert '| student_2 | netvlad | 0.3800 | 0.4000 | -0.0200 | - | label prior |' in text
+    assert ("| student_1 | dbof | 0.5200 | 0.5000 | +0.0200 | out-of-fold | "
+            "its member's weights |") in text
+    # A student whose best step is its start is its member: said so, not called a gain.
+    assert "its member's weights, kept: no step beat them on select |" in text
+    from pipeline import console
+    lines = console.seed_result_lines({'seed_result': result})
+    assert lines[-1] == ("student_3 (netvlad) +0.0000 over netvlad trained alone "
+                         "(kept its member's weights: no step beat them on select)")
     # No final ensemble (no distillation): nothing to claim.
     assert executor.seed_result(rows[:4]) is None
