@@ -264,20 +264,22 @@ def test_an_epochs_budget_becomes_examples_from_the_example_gens_count(tmp_path)
         artifact_files.split_records(str(tmp_path), 'test')
 
 
-def _exported_like_a_member(model, folder) -> str:
-    """The object layout of trainer/export.py's ServingModule: the model under `model`."""
+def _trained_member(folder, train_examples: int):
+    """A logistic tiny member trained on the toy set and saved in the object layout
+    of trainer/export.py's ServingModule (the model under `model`): (config,
+    its weights, its summary, the folder)."""
+    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
+                            batch_size=4, patience=0, train_examples=train_examples)
+    _, weights, summary = training.train_model(config, _toy_dataset(),
+                                               _toy_dataset(finite=True))
     module = tf.Module()
-    module.model = model
+    module.model = training.build_export_model(config, weights)
     tf.saved_model.save(module, str(folder))
-    return str(folder)
+    return config, weights, summary, str(folder)
 
 
 def test_warm_start_loads_a_members_weights_and_refuses_another_preset(tmp_path):
-    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
-                            batch_size=4, patience=0, train_examples=16)
-    member, weights, _ = training.train_model(config, _toy_dataset(), _toy_dataset(finite=True))
-    folder = _exported_like_a_member(training.build_export_model(config, weights),
-                                     tmp_path / 'member')
+    config, weights, _, folder = _trained_member(tmp_path / 'member', 16)
     student = training.build_export_model(config, [np.zeros_like(w) for w in weights])
     training.warm_start(student, folder)
     for got, want in zip(student.get_weights(), weights):
@@ -289,15 +291,11 @@ def test_warm_start_loads_a_members_weights_and_refuses_another_preset(tmp_path)
 
 def test_a_warm_started_student_never_keeps_weights_below_its_start(tmp_path):
     """Its start is scored on select as the first point; a wrecking step cannot replace it."""
-    config = TrainingConfig(family='logistic', preset='tiny', learning_rate=0.5,
-                            batch_size=4, patience=0, train_examples=40)
-    _, weights, first = training.train_model(config, _toy_dataset(), _toy_dataset(finite=True))
-    folder = _exported_like_a_member(training.build_export_model(config, weights),
-                                     tmp_path / 'member')
+    _, _, first, folder = _trained_member(tmp_path / 'member', 40)
     wrecking = TrainingConfig(family='logistic', preset='tiny', learning_rate=500.0,
                               batch_size=4, patience=0, train_examples=8)
-    _, kept, summary = training.train_model(wrecking, _toy_dataset(),
-                                            _toy_dataset(finite=True), init_from=folder)
+    _, _, summary = training.train_model(wrecking, _toy_dataset(),
+                                         _toy_dataset(finite=True), init_from=folder)
     start = summary['curve'][0]
     assert start['step'] == 0
     assert start['eval_gap'] == pytest.approx(first['best_eval_gap'], abs=1e-6)
