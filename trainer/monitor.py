@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -30,6 +31,8 @@ from yt8m import eval_util
 logger = logging.getLogger(__name__)
 
 LOG_EVERY_SECONDS = 30.0
+# One traced inference function per model being trained (see `predict`).
+_INFERENCE: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
 
 
 def cache_batches(dataset: tf.data.Dataset, max_examples: int,
@@ -60,10 +63,21 @@ def cache_batches(dataset: tf.data.Dataset, max_examples: int,
 
 
 def predict(model: keras.Model, batches) -> Tuple[np.ndarray, np.ndarray]:
-    """(probabilities, labels) over cached batches, in inference mode."""
+    """(probabilities, labels) over cached batches, in inference mode.
+
+    Through one tf.function per model (traced once, then one graph call a
+    batch): calling the model eagerly ran it layer by layer in Python at
+    every batch of every evaluation. Not Keras' `predict_on_batch`: under a
+    multi-worker strategy that would run collectively across the workers.
+    """
+    infer = _INFERENCE.get(model)
+    if infer is None:
+        held = weakref.ref(model)      # the function must not keep its model alive
+        infer = _INFERENCE[model] = tf.function(
+            lambda inputs: held()(inputs, training=False), reduce_retracing=True)
     predictions, labels = [], []
     for inputs, batch_labels in batches:
-        predictions.append(np.asarray(model(inputs, training=False), np.float32))
+        predictions.append(np.asarray(infer(inputs), np.float32))
         labels.append(batch_labels)
     return np.concatenate(predictions), np.concatenate(labels)
 
