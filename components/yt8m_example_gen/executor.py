@@ -201,7 +201,7 @@ def left_out_place(item):
     return (problem['file'], problem['record']), None
 
 
-class WriteKept(beam.DoFn):
+class ReadKept(beam.DoFn):
     """Pass 2: one (input split, rank, file) in; (video id, input split, record)
     of each kept record out.
 
@@ -427,7 +427,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  | 'LaterCopies' >> beam.FlatMap(later_copies))
         flawed = checked[_PROBLEMS] | 'FlawedPlaces' >> beam.Map(left_out_place)
         left_out = beam.pvalue.AsDict((later, flawed) | 'LeftOut' >> beam.Flatten())
-        written = files | 'Read' >> beam.ParDo(WriteKept(), left_out=left_out).with_outputs(
+        written = files | 'Read' >> beam.ParDo(ReadKept(), left_out=left_out).with_outputs(
             _DUPLICATES, main='kept')
         kept, duplicates = written.kept, written[_DUPLICATES]
         parts = kept | 'Split' >> beam.Partition(
