@@ -14,7 +14,6 @@ TFX does.
 
 from __future__ import annotations
 
-import filecmp
 import logging
 import os
 from typing import Any, Dict, List
@@ -36,16 +35,12 @@ def same_saved_model(first: str, second: str) -> bool:
     if not (tf.io.gfile.isdir(first) and tf.io.gfile.isdir(second)):
         return False
     listed = files(first)
-    if listed != files(second):
-        return False
-    if '://' in first or '://' in second:      # remote: compare through gfile
-        return all(_read(os.path.join(first, f)) == _read(os.path.join(second, f))
-                   for f in listed)
-    return all(filecmp.cmp(os.path.join(first, f), os.path.join(second, f), shallow=False)
-               for f in listed)
+    return listed == files(second) and all(
+        _read(os.path.join(first, f)) == _read(os.path.join(second, f)) for f in listed)
 
 
 def _read(path: str) -> bytes:
+    """A file's bytes, on any filesystem TensorFlow reads (local, gs://, s3://)."""
     with tf.io.gfile.GFile(path, 'rb') as f:
         return f.read()
 
