@@ -47,7 +47,7 @@ MIN_GAIN = 0.02
 ROOT, METADATA = 'pipeline_root', os.path.join('metadata', 'metadata.db')
 # The shared run, as a person would start it.
 FLAGS = ['--families', ','.join(FAMILIES), '--train-examples', '400', '--batch-size', '16',
-         '--preset', 'tiny', '--ema-steps', '2', '--learning-rate', '0.01',
+         '--preset', 'tiny', '--learning-rate', '0.01',
          '--training-option', 'prior_examples=128', '--training-option', 'eval_every_examples=200',
          '--gap-floor', '0', '--max-gap-regression', '1', '--min-gain-over-prior', str(MIN_GAIN),
          '--distill', 'dbof', '--bad-records', 'skip', '--max-bad-fraction', '0.1']
@@ -59,7 +59,7 @@ def _pipeline(tmp, data_root, families=FAMILIES, bad_records='skip'):
         pipeline_root=str(tmp / ROOT), data_root=str(data_root),
         serving_model_dir=str(tmp / 'serving_model'), report_dir=str(tmp / 'report'))
     options = RunOptions(
-        families=families, train_examples=400, batch_size=16, preset='tiny', ema_steps=2,
+        families=families, train_examples=400, batch_size=16, preset='tiny',
         learning_rate=0.01,
         training_overrides={'prior_examples': 128, 'eval_every_examples': 200},
         gap_floor=0.0, max_gap_regression=1.0, min_gain_over_prior=MIN_GAIN,

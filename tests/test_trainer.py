@@ -173,6 +173,7 @@ def test_the_select_cache_stays_under_its_byte_bound():
     assert len(monitor.cache_batches(dataset, 10_000, max_bytes=1)) == 1
 
 
+@pytest.mark.cluster   # ~45 s of two TF processes: scripts/cluster_checks.sh
 def test_multi_worker_training_both_train_only_the_chief_exports(tmp_path):
     """Two local worker processes under MultiWorkerMirroredStrategy (TF_CONFIG on localhost)."""
     import json

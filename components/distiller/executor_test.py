@@ -193,6 +193,7 @@ def test_model_run_summary_and_quantizer_can_rebuild_the_student(distilled):
     assert model.count_params() == summary['num_parameters']
 
 
+@pytest.mark.cluster   # ~20 s of worker processes: scripts/cluster_checks.sh
 def test_teacher_scoring_in_separate_worker_processes_gives_the_same_store(distilled, tmp_path):
     """The scoring Beam job with workers in their own processes, as on Dataflow or Flink."""
     import apache_beam as beam

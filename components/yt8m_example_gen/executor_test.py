@@ -110,6 +110,7 @@ def test_fail_names_every_flaw_and_leaves_no_splits(flawed_root, tmp_path):
     assert os.path.exists(tmp_path / 'out' / artifact_files.BAD_RECORDS_MARKDOWN)
 
 
+@pytest.mark.cluster   # ~30 s of worker processes: scripts/cluster_checks.sh
 def test_separate_worker_processes_give_the_same_examples(flawed_root, skipped, tmp_path):
     """Beam's DirectRunner in multi_processing mode runs workers as separate
     processes, as remote runners do: the DoFns must pickle, import the
