@@ -10,6 +10,13 @@ executor, which then applies TFX's rubber stamp (change thresholds are
 skipped when there is no baseline; the value thresholds, the GAP floor,
 still decide). Any other baseline, a model pushed before, is evaluated as
 TFX does.
+
+It also hands TFMA a schema of the context features only (`id`, `labels`).
+Every model takes the serialized records and parses its own frames; TFMA's
+decoded features serve only the labels. With the full schema TFMA decoded
+the frame lists too and, for each video, split the schema's ragged tensors
+one eager TensorFlow op at a time; without them the labels come as numpy
+rows (measured on 410 test videos: 17.1 s to 12.8 s an Evaluator).
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Any, Dict, List
 import tensorflow as tf
 from tfx import types
 from tfx.components.evaluator import executor as tfx_executor
-from tfx.types import standard_component_specs
-from tfx.utils import path_utils
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.utils import io_utils, path_utils
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +53,33 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
+def context_features_only(schema: schema_pb2.Schema) -> schema_pb2.Schema:
+    """The schema less its feature lists (STRUCT features) and tensor representations.
+
+    What is left TFXIO decodes as plain numpy columns: the labels the metrics
+    read and the id. The raw records still reach the models whole.
+    """
+    pruned = schema_pb2.Schema()
+    pruned.CopyFrom(schema)
+    kept = [f for f in schema.feature if f.type != schema_pb2.STRUCT]
+    del pruned.feature[:]
+    pruned.feature.extend(kept)
+    pruned.ClearField('tensor_representation_group')
+    return pruned
+
+
 class Executor(tfx_executor.Executor):
+
+    def _labels_schema(self, schemas: List[types.Artifact]) -> List[types.Artifact]:
+        """A Schema artifact, in this execution's temp folder, with the context features only."""
+        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+            artifact_utils.get_single_uri(schemas)))
+        folder = os.path.join(self._get_tmp_dir(), 'labels_schema')
+        io_utils.write_pbtxt_file(os.path.join(folder, 'schema.pbtxt'),
+                                  context_features_only(schema))
+        pruned = standard_artifacts.Schema()
+        pruned.uri = folder
+        return [pruned]
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -59,4 +93,7 @@ class Executor(tfx_executor.Executor):
                         'evaluating the candidate once, change thresholds skipped')
             input_dict = {key: value for key, value in input_dict.items()
                           if key != standard_component_specs.BASELINE_MODEL_KEY}
+        if input_dict.get(standard_component_specs.SCHEMA_KEY):
+            input_dict = {**input_dict, standard_component_specs.SCHEMA_KEY:
+                          self._labels_schema(input_dict[standard_component_specs.SCHEMA_KEY])}
         super().Do(input_dict, output_dict, exec_properties)

@@ -44,3 +44,29 @@ def test_a_copy_of_the_candidate_is_left_out_a_pushed_model_is_not(tmp_path, mon
         executor.Executor().Do({'model': [candidate], 'baseline_model': [baseline],
                                 'examples': []}, {}, {})
     assert seen == [['examples', 'model'], ['baseline_model', 'examples', 'model']]
+
+
+def test_tfma_gets_the_context_features_only(tmp_path, monkeypatch):
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from tfx.types import standard_artifacts
+    from tfx.utils import io_utils
+
+    from pipeline import configs
+    full = io_utils.SchemaReader().read(configs.SCHEMA_FILE)
+    pruned = executor.context_features_only(full)
+    assert [f.name for f in pruned.feature] == ['id', 'labels']
+    assert not pruned.tensor_representation_group
+    assert '##SEQUENCE##' in [f.name for f in full.feature]    # the input is left alone
+
+    schema = standard_artifacts.Schema()
+    schema.uri = str(tmp_path / 'schema')
+    io_utils.write_pbtxt_file(str(tmp_path / 'schema' / 'schema.pbtxt'), full)
+    handed = []
+    monkeypatch.setattr(tfx_executor.Executor, 'Do', lambda self, inputs, outputs, props:
+                        handed.append(io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+                            inputs['schema'][0].uri))))
+    context = executor.Executor.Context(tmp_dir=str(tmp_path / 'tmp'), unique_id='1')
+    executor.Executor(context).Do({'model': [_saved_model(tmp_path, 'm')], 'schema': [schema],
+                                  'examples': []}, {}, {})
+    assert handed == [pruned]
+    assert schema_pb2.Schema() != handed[0]
