@@ -68,6 +68,18 @@ def raw_feature_spec() -> tuple[dict, dict]:
     return context, sequence
 
 
+def parse_labels_multi_hot(serialized: tf.Tensor) -> tf.Tensor:
+    """float32 [batch, NUM_CLASSES] multi-hot labels of serialized SequenceExamples.
+
+    Reads the context's class ids only: no frame is parsed or dequantized,
+    for the readers that need the labels alone (a label prior, a GAP check).
+    """
+    context, _, _ = tf.io.parse_sequence_example(serialized, context_features={
+        features.LABELS: tf.io.VarLenFeature(tf.int64)})
+    return tf.cast(tf.sparse.to_indicator(context[features.LABELS], features.NUM_CLASSES),
+                   tf.float32)
+
+
 def parse_serialized(serialized: tf.Tensor) -> RawFeatures:
     """Parses a batch of serialized SequenceExamples into TFXIO's raw layout."""
     context_spec, sequence_spec = raw_feature_spec()
