@@ -80,3 +80,18 @@ def test_an_incomplete_set_of_fold_copies_is_refused(tmp_path):
     tf.io.gfile.makedirs(folds.fold_model_dir(model_uri, 1, 3))
     assert folds.fold_model_dirs(model_uri) == [
         folds.fold_model_dir(model_uri, fold, 3) for fold in range(3)]
+
+
+def test_a_fold_copys_label_prior_counts_only_the_videos_it_trains_on(tmp_path):
+    labels_of = {f'video{index:03d}': (index % 7, 100 + index) for index in range(VIDEOS)}
+    path = records.write_records(tmp_path / 'labelled.tfrecord', [
+        records.make_record(video.encode(), labels=labels, num_frames=1, seed=0)
+        for video, labels in labels_of.items()])
+    for fold in range(FOLDS):
+        expected = np.zeros(features.NUM_CLASSES)
+        for video in _ids_trained_on(path, (fold, FOLDS)):
+            expected[list(labels_of[video])] += 1
+        counted = sum(batch.numpy().sum(axis=0) for batch in input_pipeline.label_batches(
+            [path], 8, exclude_fold=(fold, FOLDS)))
+        assert 0 < counted.sum() < 2 * VIDEOS
+        np.testing.assert_array_equal(counted, expected)

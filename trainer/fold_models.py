@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 from trainer import training
 from trainer.config import TrainingConfig
@@ -38,11 +38,14 @@ def fold_config(config: TrainingConfig, summary: dict) -> TrainingConfig:
 def train_fold_copies(config: TrainingConfig, summary: dict,
                       make_train_ds: Callable[[int], object], eval_ds,
                       transform_features_layer, model_uri: str, model_run_dir: str,
-                      strategy=None, chief: bool = True) -> List[dict]:
+                      strategy=None, chief: bool = True,
+                      make_prior_targets: Optional[Callable[[int], object]] = None) -> List[dict]:
     """Trains and exports the `config.teacher_folds` copies; returns their summaries.
 
     `make_train_ds(fold)` gives the training batches without that fold,
-    frames drawn as `training.frames_to_draw(config)` says.
+    frames drawn as `training.frames_to_draw(config)` says;
+    `make_prior_targets(fold)` the label batches of the same videos for the
+    copy's label prior (default: the targets of `make_train_ds(fold)`).
     """
     k = config.teacher_folds
     if k < 2:
@@ -55,7 +58,8 @@ def train_fold_copies(config: TrainingConfig, summary: dict,
                     fold + 1, k, config.family, config.preset, copy_config.train_examples)
         _, weights, fold_summary = training.train_model(
             copy_config, make_train_ds(fold), eval_ds, log_dir=run_dir if chief else None,
-            strategy=strategy, frames_drawn_in_input=True)
+            strategy=strategy, frames_drawn_in_input=True,
+            prior_targets=make_prior_targets(fold) if make_prior_targets else None)
         fold_summary.update(teacher_fold=fold, teacher_folds=k)
         if chief:
             training.export_trained(copy_config, weights, transform_features_layer,

@@ -67,6 +67,19 @@ def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: i
     (yt8m/folds.py): what a fold copy of a model trains on.
     """
     files = list_files(file_pattern)
+    records = _records(files, shuffle, seed, exclude_fold)
+    if shuffle and fits_in_cache(files, cache_bytes):
+        records = records.cache()
+    if shuffle:
+        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    records = records.repeat(num_epochs)
+    return records.batch(batch_size).map(reader.parse_serialized,
+                                         num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _records(files: List[str], shuffle: bool, seed: int,
+             exclude_fold: Optional[Tuple[int, int]]) -> tf.data.Dataset:
+    """Serialized records of `files`, interleaved, less one teacher fold if asked."""
     compression = 'GZIP' if all(path.endswith('.gz') for path in files) else ''
     names = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
@@ -79,13 +92,21 @@ def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: i
         fold, num_folds = exclude_fold
         records = records.filter(
             lambda record: folds.record_fold(record, num_folds, features.ID) != fold)
-    if shuffle and fits_in_cache(files, cache_bytes):
-        records = records.cache()
-    if shuffle:
-        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    records = records.repeat(num_epochs)
-    return records.batch(batch_size).map(reader.parse_serialized,
-                                         num_parallel_calls=tf.data.AUTOTUNE)
+    return records
+
+
+def label_batches(file_pattern: List[str], batch_size: int,
+                  exclude_fold: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
+    """One pass of multi-hot label batches (float32 [batch, NUM_CLASSES]), frames never parsed.
+
+    What the label prior a model starts from needs (`training.label_frequencies`):
+    the context's class ids only, so no frame is parsed, dequantized or
+    transformed, and the training input's shuffle buffer is not filled twice.
+    """
+    records = _records(list_files(file_pattern), shuffle=False, seed=0,
+                       exclude_fold=exclude_fold)
+    return distribute_by_data(records.batch(batch_size).map(
+        reader.parse_labels_multi_hot, num_parallel_calls=tf.data.AUTOTUNE))
 
 
 def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOutput,
@@ -135,12 +156,23 @@ def transform_drawn(transform_layer, raw: dict, draw_frames: Optional[int]):
 
 
 def distribute_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """Several workers (MultiWorkerMirroredStrategy) split the batches, not the files.
+    """The options every input of a model gets: split by batch, no autotuning thread.
 
-    ExampleGen writes as few as one file per split, and FILE sharding fails
-    with fewer files than workers.
+    Several workers (MultiWorkerMirroredStrategy) split the batches, not the
+    files: ExampleGen writes as few as one file per split, and FILE sharding
+    fails with fewer files than workers.
+
+    tf.data's autotuning runs a model thread beside each iterator that
+    re-optimizes at growing intervals (up to a minute); deleting the
+    iterator, which Keras does at the end of every `fit`, waited for that
+    thread's current interval to run out: 5-29 s after each training on 2
+    cores, measured with py-spy in `RootDataset::Iterator::~Iterator`
+    (0.04-0.1 s without it). Without autotuning, `AUTOTUNE` parallel maps
+    run one call per core and prefetch buffers size themselves (tf.data's
+    legacy rule), which fed the same steps at the same speed here.
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)
+    options.autotune.enabled = False
     return dataset.with_options(options)

@@ -52,19 +52,24 @@ def run_fn(fn_args: FnArgs) -> None:
             cache_bytes=config.input_cache_bytes,
             draw_frames=training.frames_to_draw(config), exclude_fold=exclude_fold)
 
+    def train_labels(exclude_fold=None):
+        return input_pipeline.label_batches(fn_args.train_files, config.batch_size,
+                                            exclude_fold=exclude_fold)
+
     train_ds = train_dataset()
     # Transformed once, scored by the model and its fold copies alike.
     eval_ds = training.cache_eval(config, input_pipeline.make_dataset(
         fn_args.eval_files, tf_transform_output, config.batch_size, training=False))
     _, weights, summary = training.train_model(
         config, train_ds, eval_ds, log_dir=fn_args.model_run_dir if chief else None,
-        strategy=strategy, frames_drawn_in_input=True)
+        strategy=strategy, frames_drawn_in_input=True, prior_targets=train_labels())
     # The teacher's out-of-fold copies (yt8m/folds.py), beside Format-Serving.
     summary['teacher_folds'] = fold_models.train_fold_copies(
         config, summary, lambda fold: train_dataset((fold, config.teacher_folds)), eval_ds,
         tf_transform_output.transform_features_layer(),
         os.path.dirname(fn_args.serving_model_dir.rstrip('/')), fn_args.model_run_dir,
-        strategy=strategy, chief=chief)
+        strategy=strategy, chief=chief,
+        make_prior_targets=lambda fold: train_labels((fold, config.teacher_folds)))
     if not chief:
         resolver = strategy.cluster_resolver
         logger.info('Worker %s/%s trained %d steps; the chief exports', resolver.task_type,

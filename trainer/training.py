@@ -76,14 +76,17 @@ def evaluation_interval(config: TrainingConfig, steps: int) -> int:
     return max(1, -(-steps // 10))
 
 
-def label_frequencies(train_ds, examples: int) -> np.ndarray:
+def label_frequencies(targets_ds, examples: int) -> np.ndarray:
     """Per-class frequency of the targets in the first `examples` training videos.
+
+    `targets_ds`: batches of targets [batch, classes]
+    (`input_pipeline.label_batches`, or a training dataset's second element).
 
     Smoothed towards the average class (3 labels in 3862) by one pseudo-video,
     so a class unseen in the sample starts near, not at, zero.
     """
     counts, seen = 0.0, 0
-    for _, targets in train_ds:
+    for targets in targets_ds:
         counts = counts + np.asarray(targets, np.float64).sum(axis=0)
         seen += len(targets)
         if seen >= examples:
@@ -123,7 +126,8 @@ def warm_start(model, serving_model_dir: str) -> None:
 
 def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str] = None,
                 strategy: Optional[tf.distribute.Strategy] = None,
-                frames_drawn_in_input: bool = False, init_from: Optional[str] = None):
+                frames_drawn_in_input: bool = False, init_from: Optional[str] = None,
+                prior_targets=None):
     """Trains one model; returns (model, weights to export, summary dict).
 
     `eval_ds` must be finite (one pass over the select split), or the
@@ -138,6 +142,9 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
     weights the model starts from (`warm_start`), instead of the label
     prior; its select GAP@20 is then scored before the first step, so early
     stopping never keeps weights below the start.
+    `prior_targets`: batches of the training targets for the label prior the
+    model starts from (`input_pipeline.label_batches`, which parses labels
+    only); by default the targets of `train_ds`.
     """
     optim.configure_precision(config.mixed_precision)
     optim.skip_autograph_for_tf_keras()   # first fit: ~60 s of AutoGraph -> ~4 s
@@ -150,7 +157,10 @@ def train_model(config: TrainingConfig, train_ds, eval_ds, log_dir: Optional[str
             warm_start(model, init_from)
         _compile(model, config.base_learning_rate, config)
         if not init_from and config.prior_examples:
-            layers.start_at_label_prior(model, label_frequencies(train_ds, config.prior_examples))
+            if prior_targets is None:
+                prior_targets = train_ds.map(lambda _, targets: targets)
+            layers.start_at_label_prior(model, label_frequencies(prior_targets,
+                                                                 config.prior_examples))
     steps = config.budget_steps
     interval = evaluation_interval(config, steps)
     eval_batches = eval_ds if isinstance(eval_ds, list) else cache_eval(config, eval_ds)
