@@ -1,5 +1,7 @@
 """Out-of-fold soft labels: no video is scored by a teacher that trained on it."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -95,3 +97,24 @@ def test_a_fold_copys_label_prior_counts_only_the_videos_it_trains_on(tmp_path):
             [path], 8, exclude_fold=(fold, FOLDS)))
         assert 0 < counted.sum() < 2 * VIDEOS
         np.testing.assert_array_equal(counted, expected)
+
+
+def test_fold_copies_read_the_main_models_cache_not_the_files(tmp_path):
+    path = _train_file(tmp_path)
+    records = input_pipeline.split_records([path], shuffle=True, seed=3, cache_bytes=1 << 30)
+    main = input_pipeline.raw_dataset([path], 8, shuffle=True, seed=3, records=records)
+    seen = {video.decode() for batch in main.take(2 * VIDEOS // 8)
+            for video in batch[features.ID].flat_values.numpy()}
+    assert len(seen) == VIDEOS
+    os.remove(path)      # a copy that went back to the file would fail now
+    copy = input_pipeline.raw_dataset([path], 8, shuffle=True, seed=3, records=records,
+                                      exclude_fold=(1, FOLDS))
+    trained = {video.decode() for batch in copy.take(2 * VIDEOS // 8)
+               for video in batch[features.ID].flat_values.numpy()}
+    assert trained == _outside_fold(seen, 1)
+
+
+def _outside_fold(ids, fold):
+    """The ids outside `fold` (yt8m/folds.py's hash, computed directly)."""
+    assigned = folds.fold_of(tf.constant(sorted(ids)), FOLDS).numpy()
+    return {video for video, f in zip(sorted(ids), assigned) if f != fold}

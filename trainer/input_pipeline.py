@@ -58,18 +58,21 @@ def fits_in_cache(files: List[str], cache_bytes: int) -> bool:
 def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: int = 0,
                 shuffle_buffer: int = 1024, num_epochs: Optional[int] = None,
                 cache_bytes: int = 0,
-                exclude_fold: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
+                exclude_fold: Optional[Tuple[int, int]] = None,
+                records: Optional[tf.data.Dataset] = None) -> tf.data.Dataset:
     """Batches of raw (untransformed) features (None epochs: repeats forever).
 
     The ExampleGen writes GZIP files (`*.gz`); other files are read as plain
     TFRecords. `cache_bytes`: hold the split in memory when it fits.
     `exclude_fold=(fold, folds)` leaves out the videos of that teacher fold
     (yt8m/folds.py): what a fold copy of a model trains on.
+    `records`: the split's records as `split_records` gave them, so that a
+    model and its fold copies share one in-memory cache (`file_pattern` and
+    `cache_bytes` are then not read).
     """
-    files = list_files(file_pattern)
-    records = _records(files, shuffle, seed, exclude_fold)
-    if shuffle and fits_in_cache(files, cache_bytes):
-        records = records.cache()
+    if records is None:
+        records = split_records(file_pattern, shuffle, seed, cache_bytes if shuffle else 0)
+    records = _without_fold(records, exclude_fold)
     if shuffle:
         records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     records = records.repeat(num_epochs)
@@ -77,22 +80,43 @@ def raw_dataset(file_pattern: List[str], batch_size: int, shuffle: bool, seed: i
                                          num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _records(files: List[str], shuffle: bool, seed: int,
-             exclude_fold: Optional[Tuple[int, int]]) -> tf.data.Dataset:
-    """Serialized records of `files`, interleaved, less one teacher fold if asked."""
+def split_records(file_pattern: List[str], shuffle: bool, seed: int = 0,
+                  cache_bytes: int = 0) -> tf.data.Dataset:
+    """A split's serialized records, held in memory once read when they fit `cache_bytes`.
+
+    tf.data shares a `cache()` between every pipeline built on the same
+    dataset object, so the fold copies of a model, built on the records the
+    main model read, train from memory from their first step instead of
+    inflating the split's GZIP files again (yt8m/folds.py: the fold is
+    then filtered after the cache).
+    """
+    files = list_files(file_pattern)
+    records = _records(files, shuffle, seed)
+    if fits_in_cache(files, cache_bytes):
+        records = records.cache()
+    return records
+
+
+def _without_fold(records: tf.data.Dataset,
+                  exclude_fold: Optional[Tuple[int, int]]) -> tf.data.Dataset:
+    """`records` less the videos of teacher fold `exclude_fold=(fold, folds)`, if given."""
+    if exclude_fold is None:
+        return records
+    fold, num_folds = exclude_fold
+    return records.filter(
+        lambda record: folds.record_fold(record, num_folds, features.ID) != fold)
+
+
+def _records(files: List[str], shuffle: bool, seed: int) -> tf.data.Dataset:
+    """Serialized records of `files`, interleaved (in a shuffled file order if `shuffle`)."""
     compression = 'GZIP' if all(path.endswith('.gz') for path in files) else ''
     names = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         names = names.shuffle(len(files), seed=seed)
-    records = names.interleave(
+    return names.interleave(
         lambda name: tf.data.TFRecordDataset(name, compression_type=compression),
         cycle_length=min(len(files), 4), num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=not shuffle)
-    if exclude_fold is not None:
-        fold, num_folds = exclude_fold
-        records = records.filter(
-            lambda record: folds.record_fold(record, num_folds, features.ID) != fold)
-    return records
 
 
 def label_batches(file_pattern: List[str], batch_size: int,
@@ -103,8 +127,8 @@ def label_batches(file_pattern: List[str], batch_size: int,
     the context's class ids only, so no frame is parsed, dequantized or
     transformed, and the training input's shuffle buffer is not filled twice.
     """
-    records = _records(list_files(file_pattern), shuffle=False, seed=0,
-                       exclude_fold=exclude_fold)
+    records = _records(list_files(file_pattern), shuffle=False, seed=0)
+    records = _without_fold(records, exclude_fold)
     return distribute_by_data(records.batch(batch_size).map(
         reader.parse_labels_multi_hot, num_parallel_calls=tf.data.AUTOTUNE))
 
@@ -113,7 +137,8 @@ def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOu
                  batch_size: int, training: bool, seed: int = 0,
                  shuffle_buffer: int = 1024, draw_frames: int = 0,
                  cache_bytes: int = 0,
-                 exclude_fold: Optional[Tuple[int, int]] = None) -> tf.data.Dataset:
+                 exclude_fold: Optional[Tuple[int, int]] = None,
+                 records: Optional[tf.data.Dataset] = None) -> tf.data.Dataset:
     """Batches of ({frames, num_frames}, labels_multi_hot).
 
     Training: shuffled, repeats forever, cached when it fits, and the frames
@@ -126,7 +151,7 @@ def make_dataset(file_pattern: List[str], tf_transform_output: tft.TFTransformOu
     dataset = raw_dataset(file_pattern, batch_size, shuffle=training, seed=seed,
                           shuffle_buffer=shuffle_buffer, num_epochs=None if training else 1,
                           cache_bytes=cache_bytes if training else 0,
-                          exclude_fold=exclude_fold)
+                          exclude_fold=exclude_fold, records=records)
     transform_layer = tf_transform_output.transform_features_layer()
 
     @tf.autograph.experimental.do_not_convert   # plain tensor code: nothing to convert

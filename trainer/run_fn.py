@@ -45,12 +45,17 @@ def run_fn(fn_args: FnArgs) -> None:
     tf.random.set_seed(config.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
 
+    # Read (and cached, when it fits) once for the model and its fold copies.
+    train_records = input_pipeline.split_records(
+        fn_args.train_files, shuffle=True, seed=config.seed,
+        cache_bytes=config.input_cache_bytes)
+
     def train_dataset(exclude_fold=None):
         return input_pipeline.make_dataset(
             fn_args.train_files, tf_transform_output, config.batch_size, training=True,
             seed=config.seed, shuffle_buffer=config.shuffle_buffer,
-            cache_bytes=config.input_cache_bytes,
-            draw_frames=training.frames_to_draw(config), exclude_fold=exclude_fold)
+            draw_frames=training.frames_to_draw(config), exclude_fold=exclude_fold,
+            records=train_records)
 
     def train_labels(exclude_fold=None):
         return input_pipeline.label_batches(fn_args.train_files, config.batch_size,
