@@ -119,6 +119,9 @@ def main() -> None:
                         help="the generated data set's size (local_runner.py --videos): "
                              'the default, or a larger run, e.g. 4800 with --results-name '
                              'larger_run')
+    parser.add_argument('--setup-seconds', type=float,
+                        help='what `bash scripts/setup.sh` took just before, timed by the caller '
+                             '(README command 1 is setup + run): stored beside the runner\'s')
     args = parser.parse_args()
     output_root = os.path.abspath(args.output_root)
 
@@ -161,6 +164,9 @@ def main() -> None:
         row['of_oracle'] = row['gap_at_20'] / oracle if row.get('gap_at_20') else None
     report(args.results_name, ['model', 'gap_at_20', 'hit_at_1', 'of_oracle', 'blessed'], rows,
            {'split': splits.TEST, 'split_sizes': sizes, 'runner_seconds': wall,
+            'setup_seconds': args.setup_seconds,
+            'setup_and_runner_seconds': (args.setup_seconds + wall
+                                         if args.setup_seconds is not None and wall else None),
             'seed_result': run_report.get('seed_result'),
             'teacher_fold_copies': fold_costs,
             'component_seconds': component_seconds(
