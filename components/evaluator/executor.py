@@ -1,4 +1,5 @@
-"""TFX's Evaluator executor, minus the second pass over the test split on a first run.
+"""TFX's Evaluator executor, with two cuts to its work: no second pass over
+the test split on a first run, and no decoding of the frames.
 
 On a first run nothing is pushed yet, so the BaselineLookup hands the
 candidate itself over as its baseline (the spec's `baseline_model` must
@@ -16,7 +17,11 @@ Every model takes the serialized records and parses its own frames; TFMA's
 decoded features serve only the labels. With the full schema TFMA decoded
 the frame lists too and, for each video, split the schema's ragged tensors
 one eager TensorFlow op at a time; without them the labels come as numpy
-rows (measured on 410 test videos: 17.1 s to 12.8 s an Evaluator).
+rows. The temporary schema lives in the execution's temp folder (TFX's
+launchers set one on every backend); the input artifact is left alone. In
+the default run the seven Evaluators took 103 s and then 84 s
+(`component_seconds` in benchmarks/results/default_run_at_ec649d6.json and
+default_run.json).
 """
 
 from __future__ import annotations
