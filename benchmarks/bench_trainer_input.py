@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument('--families', default='dbof,netvlad')
     parser.add_argument('--results-name', default='trainer_input')
     args = parser.parse_args()
+    if args.steps < 8:   # four evaluation intervals of at least two steps each
+        parser.error(f'--steps {args.steps}: the steady rate needs at least 8 steps '
+                     '(four evaluation intervals, the first left out)')
     import tensorflow_transform as tft
 
     from tests import component_inputs
