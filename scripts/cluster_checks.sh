@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The slow checks of what only a cluster would otherwise show (48 min on 2
+# The slow checks of what only a cluster would otherwise show (44 min on 2
 # cores, README): the compiled Kubeflow spec executed task by task as open-source KFP
 # 2.5 and as Vertex AI hand tasks over (KFP's cache included), and the whole
 # local DAG on gs:// and s3:// roots against a GCS emulator and an S3 server;
