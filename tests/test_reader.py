@@ -98,6 +98,17 @@ def test_graph_checks_reject_bad_sizes_and_labels():
             reader.decode_videos(reader.parse_serialized(tf.constant([record])))
 
 
+def test_the_labels_only_reader_gives_decode_videos_labels_and_checks():
+    records = tf.constant([make_record(labels=(1, 5)), make_record(labels=()),
+                           make_record(labels=(3861, 3861))])
+    np.testing.assert_array_equal(
+        reader.parse_labels_multi_hot(records).numpy(),
+        reader.decode_videos(reader.parse_serialized(records))[features.LABELS_MULTI_HOT])
+    for labels, message in (((5000,), 'class id outside'), ((-1,), 'class id below 0')):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            reader.parse_labels_multi_hot(tf.constant([make_record(labels=labels)]))
+
+
 def test_long_video_truncated_to_300_and_logged(tmp_path, caplog):
     path = write_records(tmp_path / 'train.tfrecord', [make_record(num_frames=305)])
     with caplog.at_level(logging.WARNING):

@@ -73,11 +73,25 @@ def parse_labels_multi_hot(serialized: tf.Tensor) -> tf.Tensor:
 
     Reads the context's class ids only: no frame is parsed or dequantized,
     for the readers that need the labels alone (a label prior, a GAP check).
+    The ids are checked as `decode_videos` checks them.
     """
+    context_spec, _ = raw_feature_spec()
     context, _, _ = tf.io.parse_sequence_example(serialized, context_features={
-        features.LABELS: tf.io.VarLenFeature(tf.int64)})
-    return tf.cast(tf.sparse.to_indicator(context[features.LABELS], features.NUM_CLASSES),
-                   tf.float32)
+        features.LABELS: context_spec[features.LABELS]})
+    return labels_multi_hot(context[features.LABELS])
+
+
+def labels_multi_hot(labels: tf.RaggedTensor) -> tf.Tensor:
+    """float32 [batch, NUM_CLASSES] from ragged class ids; an id outside the classes fails."""
+    with tf.control_dependencies([
+            tf.debugging.assert_non_negative(
+                labels.flat_values, message='labels: class id below 0'),
+            tf.debugging.assert_less(
+                labels.flat_values, tf.constant(features.NUM_CLASSES, tf.int64),
+                message=f'labels: class id outside [0, {features.NUM_CLASSES})'),
+    ]):
+        one_hot = tf.one_hot(labels, features.NUM_CLASSES, dtype=tf.float32)
+        return tf.minimum(tf.reduce_sum(one_hot, axis=1), 1.0)
 
 
 def parse_serialized(serialized: tf.Tensor) -> RawFeatures:
@@ -123,16 +137,7 @@ def decode_videos(raw: RawFeatures) -> Dict[str, tf.Tensor]:
     """
     video_id = tf.squeeze(
         raw[features.ID].to_tensor(default_value='', shape=[None, 1]), axis=1)
-    labels = raw[features.LABELS]
-    with tf.control_dependencies([
-            tf.debugging.assert_non_negative(
-                labels.flat_values, message='labels: class id below 0'),
-            tf.debugging.assert_less(
-                labels.flat_values, tf.constant(features.NUM_CLASSES, tf.int64),
-                message=f'labels: class id outside [0, {features.NUM_CLASSES})'),
-    ]):
-        one_hot = tf.one_hot(labels, features.NUM_CLASSES, dtype=tf.float32)
-        multi_hot = tf.minimum(tf.reduce_sum(one_hot, axis=1), 1.0)
+    multi_hot = labels_multi_hot(raw[features.LABELS])
 
     rgb = _decode_frames(raw[features.RGB], features.RGB, features.RGB_SIZE)
     audio = _decode_frames(raw[features.AUDIO], features.AUDIO, features.AUDIO_SIZE)
