@@ -1,6 +1,7 @@
 """README command 1, measured: the default run's wall time and its test-split table.
 
     python benchmarks/bench_default_run.py [--output-root outputs] [--skip-run]
+        [--runner-arg=--distill=none --runner-arg=--teacher-folds=0 --results-name N]
 
 Runs `local_runner.py --no-cache` (unless `--skip-run`: then the newest run
 under `--output-root` is read), and scores, on the run's own **test** split
@@ -119,6 +120,10 @@ def main() -> None:
                         help="the generated data set's size (local_runner.py --videos): "
                              'the default, or a larger run, e.g. 4800 with --results-name '
                              'larger_run')
+    parser.add_argument('--runner-arg', action='append', default=[], metavar='FLAG',
+                        help="one more local_runner.py flag (repeatable), e.g. "
+                             "--runner-arg=--distill=none --runner-arg=--teacher-folds=0 "
+                             "for the members without the seed's students")
     parser.add_argument('--setup-seconds', type=float,
                         help='what `bash scripts/setup.sh` took just before, timed by the caller '
                              '(README command 1 is setup + run): stored beside the runner\'s')
@@ -129,8 +134,8 @@ def main() -> None:
     if not args.skip_run:
         started = time.perf_counter()
         subprocess.run([sys.executable, os.path.join(PROJECT, 'local_runner.py'),
-                        '--output-root', output_root, '--no-cache', '--videos', str(args.videos)],
-                       check=True, cwd=PROJECT)
+                        '--output-root', output_root, '--no-cache', '--videos', str(args.videos),
+                        *args.runner_arg], check=True, cwd=PROJECT)
         wall = time.perf_counter() - started
 
     run_dir = os.path.dirname(newest(os.path.join(output_root, 'report', 'run-*', 'report.json')))
@@ -173,7 +178,8 @@ def main() -> None:
                 os.path.join(output_root, 'metadata', 'metadata.db')),
             'report': run_dir, 'examples': examples_uri, 'data_root': data_root,
             'videos': args.videos,
-            'command': f'local_runner.py --no-cache --videos {args.videos}' if wall else None})
+            'command': (' '.join(['local_runner.py --no-cache --videos', str(args.videos),
+                                  *args.runner_arg]) if wall else None)})
 
 
 if __name__ == '__main__':
