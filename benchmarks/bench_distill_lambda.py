@@ -2,11 +2,11 @@
 
     python benchmarks/bench_distill_lambda.py [--output-root outputs] [--lambdas 0,0.2,0.5]
         [--starts scratch,member] [--budget-factors 1,2] [--lr-factors 1,0.3]
-        [--family dbof --distiller Distiller-student-1] [--results-name distill_lambda]
+        [--family dbof --teacher-scorer TeacherScorer-ensemble] [--results-name distill_lambda]
 
 Reads the newest default run under `--output-root` (run `local_runner.py`
 first): its Examples, transform graph, the DBoF member (`Trainer-dbof`) and
-the teacher scores of its DBoF student (`Distiller-student-1`: out-of-fold
+the first ensemble's teacher scores (`TeacherScorer-ensemble`: out-of-fold
 by default). For each lambda it trains the DBoF student exactly as the
 Distiller does (same input pipeline, budget and early stopping on select;
 lambda 0 is the family trained on the labels alone through the same path)
@@ -77,14 +77,14 @@ def main() -> None:
     parser.add_argument('--results-name', default='distill_lambda')
     parser.add_argument('--family', default='dbof',
                         help="the student's family: its member is Trainer-<family>")
-    parser.add_argument('--distiller', default='Distiller-student-1',
-                        help='the Distiller whose teacher scores the students learn from')
+    parser.add_argument('--teacher-scorer', default='TeacherScorer-ensemble',
+                        help='the TeacherScorer whose scores the students learn from')
     args = parser.parse_args()
     import tensorflow_transform as tft
     root = os.path.join(os.path.abspath(args.output_root), 'pipeline_root')
     examples = newest(os.path.join(root, 'YT8MExampleGen', 'examples', '*'))
     transform = tft.TFTransformOutput(newest(os.path.join(root, 'Transform', 'transform_graph', '*')))
-    scores_uri = newest(os.path.join(root, args.distiller, 'teacher_scores', '*'))
+    scores_uri = newest(os.path.join(root, args.teacher_scorer, 'teacher_scores', '*'))
     member_dir = os.path.join(newest(os.path.join(root, f'Trainer-{args.family}', 'model', '*')),
                               'Format-Serving')
     store = scores_lib.load(scores_uri)
@@ -140,7 +140,7 @@ def main() -> None:
             'command': f'python benchmarks/bench_distill_lambda.py --lambdas {args.lambdas} '
                        f'--starts {args.starts} --budget-factors {args.budget_factors} '
                        f'--lr-factors {args.lr_factors} --family {args.family} '
-                       f'--distiller {args.distiller} '
+                       f'--teacher-scorer {args.teacher_scorer} '
                        f'--results-name {args.results_name}'})
 
 

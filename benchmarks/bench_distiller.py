@@ -29,7 +29,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from benchmarks.common import report
-from components.distiller import executor as executor_lib
+from components.teacher_scorer import executor as executor_lib
 from components.distiller import teacher_scores as scores_lib
 from tests import component_inputs as testdata
 from trainer import input_pipeline

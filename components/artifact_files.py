@@ -24,7 +24,8 @@ QUARANTINE_DIR = 'Quarantine'
 QUANTIZATION_REPORT = 'quantization_report.json'
 # In the EnsembleBuilder's `model`: members, weights, sizes, the budget check.
 ENSEMBLE_REPORT = 'ensemble_report.json'
-# In a Distiller's `teacher_scores`: what scoring the teacher cost.
+# In a TeacherScorer's `teacher_scores`: what scoring the teacher cost (each
+# student's training summary copies it).
 TEACHER_SCORES_COSTS = 'teacher_scores_costs.json'
 # In the LabelPrior's `model`: what the prior was counted from.
 LABEL_PRIOR = 'label_prior.json'

@@ -71,6 +71,10 @@ DISTILL_LEVELS = 1
 # 0, 0.2 and 0.5 with out-of-fold soft labels on the default data
 # (benchmarks/bench_distill_lambda.py, results/distill_lambda.json).
 DISTILL_LAMBDA = 0.2
+# Classes of the teacher's scores kept per train video (TeacherScorer): about
+# 96 bytes a video with its id, against 15,448 for all 3862
+# (components/distiller/teacher_scores.py).
+TEACHER_TOP_K = 20
 # Where a student starts: 'member' (the weights of its family's member of
 # this run, when there is one) or 'prior' (the label prior, as a Trainer).
 # From its member, both students beat their families on test on the default

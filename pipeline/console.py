@@ -113,6 +113,13 @@ def headline(kind: str, outputs: Dict[str, list]) -> str:
             return (f"best {summary.get('selection_split', 'eval')} GAP@20 "
                     f"{summary.get('best_eval_gap', 0):.4f} after "
                     f"{curve[-1].get('examples', 0):,} examples{stopped}")
+        if kind == 'TeacherScorer' and 'teacher_scores' in first:
+            costs = artifact_files.read_json(first['teacher_scores'].uri,
+                                             artifact_files.TEACHER_SCORES_COSTS) or {}
+            folds = costs.get('teacher_folds')
+            how = f'out of fold, {folds} fold teachers' if folds else 'in-sample'
+            return (f"{costs.get('num_videos', 0):,} train videos scored ({how}), "
+                    f"top {costs.get('top_k', 0)}, {_human_bytes(costs.get('store_bytes'))}")
         if kind == 'Evaluator' and 'evaluation' in first:
             from components.tfma_metrics import candidate_metrics
             metrics = candidate_metrics(first['evaluation'].uri)

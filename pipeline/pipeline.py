@@ -3,7 +3,8 @@
 YT8MExampleGen (every record checked) -> StatisticsGen, ImportSchemaGen -> ExampleValidator ->
 ValidationGate -> Transform -> LabelPrior -> Evaluator-prior (the floor) and
 Trainer-<family> (one per family) -> Quantizer-<family> -> EnsembleBuilder
-(the first ensemble: the teacher) -> Distiller-student-<n> (one student per
+(the first ensemble: the teacher) -> TeacherScorer-ensemble (its top-K
+scores of every train video, once) -> Distiller-student-<n> (one student per
 `--distill` family, all taught by the first ensemble) -> Quantizer-student-<n>
 -> EnsembleBuilder-final (the seed's final artifact: one size-checked graph
 chosen from the members and the students) -> BaselineLookup/Evaluator/
@@ -45,6 +46,7 @@ from components import code_version
 from components.baseline_lookup.component import BaselineLookup
 from components.blessing_gate.component import BlessingGate
 from components.distiller.component import Distiller
+from components.teacher_scorer.component import TeacherScorer
 from components.ensemble.component import EnsembleBuilder
 from components.label_prior.component import LabelPrior
 from components.quantizer.component import Quantizer
@@ -280,11 +282,18 @@ def create_pipeline(
     # The first ensemble (members only) teaches every student of a level; the
     # ensemble of the members and all students so far teaches the next level.
     # The last one is the final artifact; without distillation it is the first.
-    teacher = ensemble_of('ensemble', dict(ensemble_members))
+    # Each teacher scores the train split once (TeacherScorer), for all its students.
+    teacher_name = 'ensemble'
+    teacher = ensemble_of(teacher_name, dict(ensemble_members))
     for level, students in enumerate(options.students(), start=1):
+        scorer = TeacherScorer(teacher_model=teacher, examples=examples,
+                               top_k=configs.TEACHER_TOP_K, train_split=configs.TRAIN_SPLIT,
+                               ).with_id(node_id('TeacherScorer', teacher_name))
+        nodes.append(scorer)
         for name, student_family in students:
             distiller = Distiller(
-                teacher_model=teacher, examples=examples, transform_graph=transform_graph,
+                teacher_scores=scorer.outputs['teacher_scores'], examples=examples,
+                transform_graph=transform_graph,
                 training_config=options.training_config(student_family, student=True),
                 distillation_lambda=options.distill_lambda,
                 code_identity=identity,
@@ -300,8 +309,8 @@ def create_pipeline(
             ensemble_members[name] = quantized(name, distiller.outputs['model'],
                                                distiller.outputs['model_run'])
         last = level == options.distill_levels
-        teacher = ensemble_of(configs.FINAL_ENSEMBLE if last else f'ensemble_{level}',
-                              dict(ensemble_members))
+        teacher_name = configs.FINAL_ENSEMBLE if last else f'ensemble_{level}'
+        teacher = ensemble_of(teacher_name, dict(ensemble_members))
 
     # No half-results: every push waits until every model of the run is built
     # and judged, so a run that fails on the way (an ensemble over budget, a

@@ -37,6 +37,7 @@ ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.
 
 DEFAULT_RESOURCES: Dict[str, Dict] = {
     'Trainer': {'cpu': 8, 'memory_gb': 32},
+    'TeacherScorer': {'cpu': 8, 'memory_gb': 32},
     'Distiller': {'cpu': 8, 'memory_gb': 32},
     'Quantizer': {'cpu': 4, 'memory_gb': 24},
     'EnsembleBuilder': {'cpu': 4, 'memory_gb': 24},

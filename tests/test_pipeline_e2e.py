@@ -227,9 +227,9 @@ def test_each_ensemble_holds_its_members_and_averages_them(pipeline_run, name, b
 
 def test_the_student_learns_from_out_of_fold_soft_labels(pipeline_run):
     """Each member trained fold copies, the teacher has one ensemble per fold, the
-    Distiller scored with them, and no fold copy was pushed."""
+    TeacherScorer scored with them, and no fold copy was pushed."""
     tmp, _ = pipeline_run
-    (scores,) = glob.glob(str(tmp / ROOT / 'Distiller-student-1' / 'teacher_scores' / '*'))
+    (scores,) = glob.glob(str(tmp / ROOT / 'TeacherScorer-ensemble' / 'teacher_scores' / '*'))
     costs = json.load(open(os.path.join(scores, 'teacher_scores_costs.json')))
     assert costs['soft_labels'] == 'out-of-fold' and costs['teacher_folds'] == 2
     (teacher,) = glob.glob(str(tmp / ROOT / 'EnsembleBuilder' / 'model' / '*'))
@@ -312,7 +312,7 @@ def test_report_and_lineage(pipeline_run, capsys):
     assert 'hyper-parameters: ' in card and '"train_examples": 400' in card
     # The newest push is the distilled student: its lineage runs through the
     # teacher (the ensemble of quantized members) back to the examples.
-    for upstream in ('PushedModel', 'Distiller-student-1', 'EnsembleBuilder',
+    for upstream in ('PushedModel', 'Distiller-student-1', 'TeacherScores', 'EnsembleBuilder',
                      node_id('Quantizer', FAMILY), node_id('Trainer', FAMILY), 'TransformGraph', 'Schema',
                      'Examples', 'YT8MExampleGen'):
         assert upstream in printed
@@ -405,11 +405,14 @@ def test_the_console_tells_the_story_and_the_log_keeps_everything(pipeline_run):
     lines = console.splitlines()
     assert len(lines) < CONSOLE_LINE_BUDGET, len(lines)
     for node in ('YT8MExampleGen', 'Transform', 'Trainer-dbof', 'Quantizer-netfv',
-                 'EnsembleBuilder', 'Distiller-student-1', 'Quantizer-student-1',
+                 'EnsembleBuilder', 'TeacherScorer-ensemble', 'Distiller-student-1',
+                 'Quantizer-student-1',
                  'EnsembleBuilder-final', 'Pusher-final', 'Report'):
         assert any(line.strip().startswith(f'{node} ') for line in lines), node
     assert any('Trainer-dbof' in line and 'best select GAP@20' in line for line in lines)
     assert any('YT8MExampleGen' in line and 'records read' in line for line in lines)
+    assert any('TeacherScorer-ensemble' in line and 'train videos scored (out of fold, 2 fold'
+               in line for line in lines)
     assert any('[main] step' in line for line in lines)        # the Trainers' progress
     assert 'GAP@20  Hit@1' in console and 'Report:' in console
     assert 'GAP@20 over the best single model' in console

@@ -145,7 +145,12 @@ def test_kubeflow_v2_spec_compiles_and_is_runnable(compiled, tmp_path):
     tasks = spec.root.dag.tasks
     assert {'Trainer-dbof', 'Trainer-netvlad', 'Evaluator-dbof', 'Pusher-netvlad',
             'Transform', 'Report', 'Quantizer-dbof', 'EnsembleBuilder', 'Pusher-ensemble',
-            'Distiller-student-1', 'Distiller-student-2', 'Pusher-student-2'} <= set(tasks)
+            'TeacherScorer-ensemble', 'Distiller-student-1', 'Distiller-student-2',
+            'Pusher-student-2'} <= set(tasks)
+    # One scoring of the teacher, which both students read.
+    for student in ('Distiller-student-1', 'Distiller-student-2'):
+        assert list(tasks[student].inputs.artifacts['teacher_scores'].task_output_artifact
+                    .producer_task.split()) == ['TeacherScorer-ensemble'], student
     executors = spec.deployment_spec['executors']
     for name, task in tasks.items():
         component = spec.components[task.component_ref.name]

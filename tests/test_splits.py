@@ -59,7 +59,7 @@ def test_choosers_read_train_and_select_and_evaluators_read_test_only(nodes):
             assert params == {'train_split': ['train'], 'selection_split': ['select']}, node_id
         elif kind in ('Quantizer', 'EnsembleBuilder'):
             assert params == {'selection_split': ['select']}, node_id
-        elif kind == 'LabelPrior':
+        elif kind in ('LabelPrior', 'TeacherScorer'):
             assert params == {'train_split': ['train']}, node_id
         elif kind == 'Evaluator':
             assert params == {'example_splits': ['test']}, node_id
@@ -70,7 +70,10 @@ def test_choosers_read_train_and_select_and_evaluators_read_test_only(nodes):
         if _kind(node_id) not in ('Evaluator', 'Report'):
             assert splits.TEST not in sum(params.values(), []), node_id
     kinds = {_kind(node_id) for node_id in read}
-    assert {'Trainer', 'Distiller', 'Quantizer', 'EnsembleBuilder', 'Evaluator'} <= kinds
+    assert {'Trainer', 'TeacherScorer', 'Distiller', 'Quantizer', 'EnsembleBuilder',
+            'Evaluator'} <= kinds
+    # One scoring of the first ensemble for both students.
+    assert sum(_kind(n) == 'TeacherScorer' for n in read) == 1
     # prior, families, first ensemble, two students, final ensemble
     assert sum(_kind(n) == 'Evaluator' for n in read) == 1 + 2 + 1 + 2 + 1
 
@@ -132,7 +135,10 @@ def test_the_final_ensemble_is_chosen_from_the_members_and_the_students(nodes):
                          'Quantizer-student-2']
     for student, family in (('student-1', 'dbof'), ('student-2', 'netvlad')):
         distiller = nodes[f'Distiller-{student}']
-        assert distiller.inputs['teacher_model'].producer_component_id == 'EnsembleBuilder'
+        assert distiller.inputs['teacher_scores'].producer_component_id == (
+            'TeacherScorer-ensemble')
+        assert nodes['TeacherScorer-ensemble'].inputs[
+            'teacher_model'].producer_component_id == 'EnsembleBuilder'
         config = json.loads(distiller.exec_properties['training_config'])
         assert config['family'] == family and config['teacher_folds'] == 0
         assert distiller.exec_properties['distillation_lambda'] == configs.DISTILL_LAMBDA
@@ -150,9 +156,13 @@ def test_a_second_distillation_round_is_taught_by_the_level_one_ensemble(tmp_pat
         RunOptions(families=('dbof', 'netvlad'), distill=('dbof',), distill_levels=2,
                    train_examples=1000))
     nodes = {node.id: node for node in pipeline.components}
-    teacher = lambda name: nodes[name].inputs['teacher_model'].producer_component_id  # noqa
-    assert teacher('Distiller-student-1') == 'EnsembleBuilder'
-    assert teacher('Distiller-student-2') == 'EnsembleBuilder-ensemble-1'
+
+    def teacher(distiller):
+        scorer = nodes[distiller].inputs['teacher_scores'].producer_component_id
+        return scorer, nodes[scorer].inputs['teacher_model'].producer_component_id
+    assert teacher('Distiller-student-1') == ('TeacherScorer-ensemble', 'EnsembleBuilder')
+    assert teacher('Distiller-student-2') == ('TeacherScorer-ensemble-1',
+                                              'EnsembleBuilder-ensemble-1')
     assert json.loads(nodes['EnsembleBuilder-ensemble-1'].exec_properties['member_names']) == [
         'dbof', 'netvlad', 'student_1']
     assert json.loads(nodes['EnsembleBuilder-final'].exec_properties['member_names']) == [

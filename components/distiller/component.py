@@ -4,17 +4,19 @@
 (lambda 0.5 in the seed), trained as BCE on the mixed target. The teacher is
 any Model with the serving contract (a Trainer's, an EnsembleBuilder's, or
 another Distiller's: distillation levels and cross-family students are just
-wiring). The teacher's top-K scores per train video are computed once and
-kept as the `teacher_scores` artifact (`yt8m.TeacherScores`); see
-`teacher_scores.py`. Outputs `model` + `model_run` like the Trainer, so the
-Quantizer, EnsembleBuilder, Evaluator and Pusher take the student as is.
+wiring). The Distiller reads the teacher's top-K scores per train video from
+a `teacher_scores` artifact (`yt8m.TeacherScores`, see `teacher_scores.py`),
+which the TeacherScorer (components/teacher_scorer/) writes once per
+teacher for all its students. Outputs `model` + `model_run` like the
+Trainer, so the Quantizer, EnsembleBuilder, Evaluator and Pusher take the
+student as is.
 """
 
 import json
 from typing import Any, Mapping, Optional, Union
 
 from tfx import types
-from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
@@ -31,14 +33,14 @@ class DistillerSpec(types.ComponentSpec):
         'training_config': ExecutionParameter(type=str),
         'distillation_lambda': ExecutionParameter(type=float),
         'temperature': ExecutionParameter(type=float),
-        'top_k': ExecutionParameter(type=int),
-        # The teacher scores and the student trains on train_split; its early
+        # The student trains on train_split (which the scores cover); its early
         # stopping reads selection_split (yt8m/splits.py): never test.
         'train_split': ExecutionParameter(type=str, optional=True),
         'selection_split': ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
-        'teacher_model': ChannelParameter(type=standard_artifacts.Model),
+        # The teacher's top-K per train video (TeacherScorer).
+        'teacher_scores': ChannelParameter(type=TeacherScores),
         'examples': ChannelParameter(type=standard_artifacts.Examples),
         'transform_graph': ChannelParameter(type=standard_artifacts.TransformGraph),
         # A model of the student's family and preset (its member, trained
@@ -49,19 +51,18 @@ class DistillerSpec(types.ComponentSpec):
     OUTPUTS = {
         'model': ChannelParameter(type=standard_artifacts.Model),
         'model_run': ChannelParameter(type=standard_artifacts.ModelRun),
-        'teacher_scores': ChannelParameter(type=TeacherScores),
     }
 
 
-class Distiller(base_beam_component.BaseBeamComponent):
+class Distiller(base_component.BaseComponent):
     SPEC_CLASS = DistillerSpec
-    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, teacher_model: types.BaseChannel, examples: types.BaseChannel,
+    def __init__(self, teacher_scores: types.BaseChannel, examples: types.BaseChannel,
                  transform_graph: types.BaseChannel,
                  training_config: Union[TrainingConfig, Mapping[str, Any]],
                  distillation_lambda: float = 0.5, temperature: float = 1.0,
-                 top_k: int = 20, code_identity: Optional[Mapping[str, str]] = None,
+                 code_identity: Optional[Mapping[str, str]] = None,
                  train_split: str = splits.TRAIN, selection_split: str = splits.SELECT,
                  init_model: Optional[types.BaseChannel] = None):
         """`training_config`: the student's, built once by the pipeline like a Trainer's.
@@ -81,15 +82,12 @@ class Distiller(base_beam_component.BaseBeamComponent):
             raise ValueError(f'distillation_lambda must be in [0, 1], got {distillation_lambda}')
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
-        if not 1 <= top_k <= 3862:
-            raise ValueError(f'top_k must be in [1, 3862], got {top_k}')
         super().__init__(spec=DistillerSpec(
-            teacher_model=teacher_model, examples=examples, transform_graph=transform_graph,
+            teacher_scores=teacher_scores, examples=examples, transform_graph=transform_graph,
             init_model=init_model,
             training_config=json.dumps({**training_config.to_custom_config(),
                                         **(code_identity or {})}, sort_keys=True),
             distillation_lambda=float(distillation_lambda), temperature=float(temperature),
-            top_k=top_k, train_split=train_split, selection_split=selection_split,
+            train_split=train_split, selection_split=selection_split,
             model=types.Channel(type=standard_artifacts.Model),
-            model_run=types.Channel(type=standard_artifacts.ModelRun),
-            teacher_scores=types.Channel(type=TeacherScores)))
+            model_run=types.Channel(type=standard_artifacts.ModelRun)))

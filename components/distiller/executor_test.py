@@ -1,9 +1,10 @@
-"""Distiller: loss algebra, the sparse teacher store, and one real executor run.
+"""TeacherScorer and Distiller: loss algebra, the sparse teacher store, one real run of each.
 
 The module fixture writes 30 generated videos as an Examples artifact, runs
 the real `preprocessing_fn` through TFT Beam into a transform graph, exports
-a DBoF 'tiny' teacher with the serving contract and runs the executor once
-(student: logistic 'tiny' -- cross-family -- a few steps).
+a DBoF 'tiny' teacher with the serving contract, runs the TeacherScorer's
+executor once and the Distiller's executor on its scores (student: logistic
+'tiny' -- cross-family -- a few steps).
 """
 
 import os
@@ -24,6 +25,7 @@ from tfx.utils import path_utils
 
 from components.distiller import executor as executor_lib
 from components.distiller import teacher_scores as scores_lib
+from components.teacher_scorer import executor as scorer_lib
 from tests import component_inputs as testdata
 from components.artifacts import TeacherScores
 from models import optim
@@ -98,29 +100,37 @@ def test_store_save_load_and_lookup_hand_made(tmp_path):
     assert np.count_nonzero(dense[2]) == 2
 
 
+def score(teacher, examples, uri: str):
+    """The TeacherScorer's executor: the teacher's top-K of every train video."""
+    scores = testdata.artifact(TeacherScores, uri)
+    scorer_lib.Executor().Do({'teacher_model': [teacher], 'examples': [examples]},
+                             {'teacher_scores': [scores]}, {'top_k': TOP_K})
+    return scores
+
+
 @pytest.fixture(scope='module')
 def distilled(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('distiller'))
     examples = testdata.make_examples(root, 30, seed=0, top_classes=20)
     graph = testdata.make_transform_graph(root, examples)
     teacher = testdata.export_teacher(root, graph, 'dbof', 'tiny')
+    scores = score(teacher, examples, f'{root}/scores')
     outputs = {'model': testdata.artifact(standard_artifacts.Model, f'{root}/student'),
-               'model_run': testdata.artifact(standard_artifacts.ModelRun, f'{root}/run'),
-               'teacher_scores': testdata.artifact(TeacherScores, f'{root}/scores')}
+               'model_run': testdata.artifact(standard_artifacts.ModelRun, f'{root}/run')}
     executor_lib.Executor().Do(
-        {'teacher_model': [teacher], 'examples': [examples], 'transform_graph': [graph]},
+        {'teacher_scores': [scores], 'examples': [examples], 'transform_graph': [graph]},
         {name: [a] for name, a in outputs.items()},
         {'training_config': json.dumps(TrainingConfig(
             # 1 epoch: 24 examples, from the Examples' own count of the train split.
             family=STUDENT[0], preset=STUDENT[1], epochs=1.0, batch_size=8,
             seed=1).to_custom_config()),
-         'distillation_lambda': 0.5, 'temperature': 1.0, 'top_k': TOP_K})
+         'distillation_lambda': 0.5, 'temperature': 1.0})
     return {'root': root, 'examples': examples, 'graph': graph, 'teacher': teacher,
-            **outputs}
+            'teacher_scores': scores, **outputs}
 
 
 def _train_records(examples):
-    files = executor_lib.split_files(examples, 'train')
+    files = scorer_lib.split_files(examples, 'train')
     return [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
 
 
@@ -143,7 +153,10 @@ def test_teacher_store_round_trips_the_teachers_top_k(distilled):
         top = np.argsort(-probabilities[index])[:TOP_K]
         np.testing.assert_allclose(dense[row, top], probabilities[index, top], rtol=2e-3)
         assert np.count_nonzero(dense[row]) == TOP_K   # outside the top-K: 0
-    assert distilled['teacher_scores'].get_int_custom_property('num_videos') == len(records)
+    scores = distilled['teacher_scores']
+    assert scores.get_int_custom_property('num_videos') == len(records)
+    assert scores.get_string_custom_property('teacher_uri') == distilled['teacher'].uri
+    assert scores.get_string_custom_property('soft_labels') == "in-sample"
 
 
 def test_distill_pipeline_yields_mixed_targets_for_the_right_videos(distilled):
@@ -198,10 +211,10 @@ def test_teacher_scoring_in_separate_worker_processes_gives_the_same_store(disti
     """The scoring Beam job with workers in their own processes, as on Dataflow or Flink."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
-    files = executor_lib.split_files(distilled['examples'], 'train')
+    files = scorer_lib.split_files(distilled['examples'], 'train')
     options = PipelineOptions(['--direct_running_mode=multi_processing',
                                '--direct_num_workers=2'])
-    costs = executor_lib.score_teacher(
+    costs = scorer_lib.score_teacher(
         path_utils.serving_model_path(distilled['teacher'].uri), files, TOP_K,
         str(tmp_path), batch_size=8, make_pipeline=lambda: beam.Pipeline(options=options))
     in_memory = scores_lib.load(distilled['teacher_scores'].uri)
@@ -224,16 +237,16 @@ def test_a_student_starts_from_its_members_weights_and_refuses_another_family(di
     def distil(family, name):
         outputs = {'model': testdata.artifact(standard_artifacts.Model, f'{root}/{name}'),
                    'model_run': testdata.artifact(standard_artifacts.ModelRun,
-                                                  f'{root}/{name}_run'),
-                   'teacher_scores': testdata.artifact(TeacherScores, f'{root}/{name}_scores')}
+                                                  f'{root}/{name}_run')}
         executor_lib.Executor().Do(
-            {'teacher_model': [distilled['teacher']], 'examples': [distilled['examples']],
+            {'teacher_scores': [distilled['teacher_scores']],
+             'examples': [distilled['examples']],
              'transform_graph': [distilled['graph']], 'init_model': [member]},
             {key: [a] for key, a in outputs.items()},
             {'training_config': json.dumps(TrainingConfig(
                 family=family, preset='tiny', train_examples=16, batch_size=8,
                 seed=1).to_custom_config()),
-             'distillation_lambda': 0.5, 'temperature': 1.0, 'top_k': TOP_K})
+             'distillation_lambda': 0.5, 'temperature': 1.0})
         return outputs
 
     outputs = distil('dbof', 'warm')

@@ -53,7 +53,7 @@ def _model_name(task):
 def _check_the_run(launcher, produced, root):
     assert set(produced) == set(launcher.spec['root']['dag']['tasks'])
     # Custom artifact types travelled through the executor input and back.
-    (scores,) = produced['Distiller-student-1']['teacher_scores']
+    (scores,) = produced['TeacherScorer-ensemble']['teacher_scores']
     assert scores['metadata']['num_videos'] > 0
     # Span and input fingerprint reach the Examples with the hook (Vertex) and without (KFP).
     (examples,) = produced['YT8MExampleGen']['examples']
@@ -88,7 +88,7 @@ def test_vertex_runs_every_task_and_pushes_a_model(setup):
     launcher = kfp_launcher.Launcher(str(spec_file), str(tmp / 'run_vertex'), str(project),
                                      backend='vertex')
     produced = launcher.run()
-    (scores,) = produced['Distiller-student-1']['teacher_scores']
+    (scores,) = produced['TeacherScorer-ensemble']['teacher_scores']
     assert 'yt8m.TeacherScores' in json.dumps(scores['type'])
     _check_the_run(launcher, produced, tmp / 'root_vertex')
 
