@@ -74,6 +74,14 @@ def main() -> None:
     parser.add_argument('--budget-factors', default='1')
     parser.add_argument('--lr-factors', default='1',
                         help="the student's learning rate as a multiple of its family's")
+    parser.add_argument('--warmup-steps', default='0',
+                        help="the student's linear LR warm-up in steps (TrainingConfig.warmup_steps)")
+    parser.add_argument('--patiences', default='',
+                        help="early stopping's patience in evaluations (default: the pipeline's)")
+    parser.add_argument('--seeds', default='',
+                        help="the student's random seeds (shuffle order, frame draws, dropout); "
+                             "default: unseeded. The Distiller's seed is its TrainingConfig's "
+                             "(0, its member's, unless told otherwise)")
     parser.add_argument('--results-name', default='distill_lambda')
     parser.add_argument('--family', default='dbof',
                         help="the student's family: its member is Trainer-<family>")
@@ -97,15 +105,23 @@ def main() -> None:
     config = run_options.RunOptions().training_config(args.family, student=True)
     config = config.resolve_epochs(len(store))
     rows = []
-    variants = [(float(lam), start, float(factor), float(lr))
+    variants = [(float(lam), start, float(factor), float(lr), int(warmup), int(patience), seed)
                 for lam in args.lambdas.split(',') for start in args.starts.split(',')
                 for factor in args.budget_factors.split(',')
-                for lr in args.lr_factors.split(',')]
-    for lam, start, factor, lr in variants:
+                for lr in args.lr_factors.split(',')
+                for warmup in args.warmup_steps.split(',')
+                for patience in (args.patiences or str(config.patience)).split(',')
+                for seed in (args.seeds.split(',') if args.seeds else [None])]
+    for lam, start, factor, lr, warmup, patience, seed in variants:
+        if seed is not None:
+            seed = int(seed)
+            tf.random.set_seed(seed)
         variant = dataclasses.replace(config, train_examples=int(config.train_examples * factor),
-                                      learning_rate=config.base_learning_rate * lr)
+                                      learning_rate=config.base_learning_rate * lr,
+                                      warmup_steps=warmup, patience=patience)
         train = scores_lib.make_distill_dataset(
             files[splits.TRAIN], transform, lookup, lam, config.batch_size,
+            **({} if seed is None else {'seed': seed}),
             shuffle_buffer=config.shuffle_buffer, cache_bytes=config.input_cache_bytes,
             draw_frames=training.frames_to_draw(config))
         select_ds = input_pipeline.make_dataset(files[splits.SELECT], transform,
@@ -114,6 +130,7 @@ def main() -> None:
             variant, train, select_ds, frames_drawn_in_input=True,
             init_from=member_dir if start == 'member' else None)
         row = {'lambda': lam, 'start': start, 'budget_factor': factor, 'lr_factor': lr,
+               'warmup_steps': warmup, 'patience': patience, 'seed': seed,
                'best_step': summary['best_step'], 'steps_run': summary['steps_run']}
         fitted = None
         for split in (splits.SELECT, splits.TEST):
@@ -130,16 +147,20 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     best = max(rows, key=lambda r: r['pair_select_gap'])
-    report(args.results_name, ['lambda', 'start', 'budget_factor', 'lr_factor', 'best_step',
+    report(args.results_name, ['lambda', 'start', 'lr_factor', 'warmup_steps', 'seed',
+                               'best_step',
                                'student_select_gap', 'student_test_gap', 'member_test_gap',
                                'pair_select_gap', 'pair_test_gap', 'pair_weights', 'combination'], rows,
            {'teacher_scores': scores_uri, 'soft_labels': costs.get('soft_labels', 'in-sample'),
             'chosen_on_select': {key: best[key] for key in
-                                 ('lambda', 'start', 'budget_factor', 'lr_factor')},
+                                 ('lambda', 'start', 'budget_factor', 'lr_factor',
+                                  'warmup_steps', 'patience')},
             'member': member_dir,
             'command': f'python benchmarks/bench_distill_lambda.py --lambdas {args.lambdas} '
                        f'--starts {args.starts} --budget-factors {args.budget_factors} '
-                       f'--lr-factors {args.lr_factors} --family {args.family} '
+                       f'--lr-factors {args.lr_factors} --warmup-steps {args.warmup_steps} '
+                       f'--patiences {args.patiences or config.patience} --seeds {args.seeds} '
+                       f'--family {args.family} '
                        f'--teacher-scorer {args.teacher_scorer} '
                        f'--results-name {args.results_name}'})
 

@@ -54,17 +54,35 @@ def make_learning_rate_schedule(
         decay_rate=decay_rate, staircase=True)
 
 
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule(step) * min(1, (step + 1) / warmup_steps)`: a linear ramp, then `schedule`."""
+
+    def __init__(self, schedule, warmup_steps: int):
+        self.schedule, self.warmup_steps = schedule, int(warmup_steps)
+
+    def __call__(self, step):
+        ramp = tf.minimum(1.0, (tf.cast(step, tf.float32) + 1.0) / float(self.warmup_steps))
+        return self.schedule(step) * ramp
+
+    def get_config(self):
+        return {'schedule': keras.optimizers.schedules.serialize(self.schedule),
+                'warmup_steps': self.warmup_steps}
+
+
 def make_optimizer(learning_rate: float,
                    decay_examples: int = DEFAULT_DECAY_EXAMPLES,
                    decay_rate: float = 0.8,
-                   batch_size: int = 160) -> keras.optimizers.Adam:
+                   batch_size: int = 160, warmup_steps: int = 0) -> keras.optimizers.Adam:
     """Adam on the staircase schedule with global gradient-norm clip 1.0.
 
     Defaults are the winners' NetVLAD settings except the learning rate
-    (theirs: 2e-4 at batch 160).
+    (theirs: 2e-4 at batch 160). `warmup_steps`: a linear ramp first
+    (`LinearWarmup`).
     """
     schedule = make_learning_rate_schedule(learning_rate, decay_examples,
                                            decay_rate, batch_size)
+    if warmup_steps:
+        schedule = LinearWarmup(schedule, warmup_steps)
     return keras.optimizers.Adam(learning_rate=schedule,
                                  global_clipnorm=GLOBAL_CLIPNORM)
 

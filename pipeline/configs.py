@@ -88,6 +88,17 @@ STUDENT_START = 'member'
 # down and early stopping kept the start in one default run; DBoF gains
 # most at its full LR (results/distill_lr_netvlad.json, distill_lr_dbof.json).
 WARM_STUDENT_LR_FACTORS = {'netvlad': 0.3}
+
+
+def student_seed(name: str) -> int:
+    """Student n (`student_<n>`) trains with random seed n; members with 0.
+
+    A warm student with its member's seed replays, in order, the batches and
+    frame draws its member started from: in four default runs the DBoF
+    student never beat its start that way; with seeds 1 and 2 it did
+    (results/distill_seed_dbof.json, docs/TRAINING.md section 11.2).
+    """
+    return int(name.rsplit('_', 1)[1])
 # Out-of-fold soft labels (yt8m/folds.py): each member also trains this many
 # fold copies, and a train video is scored by the copies that did not see it.
 TEACHER_FOLDS = 2

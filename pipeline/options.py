@@ -169,14 +169,19 @@ class RunOptions:
         students = tuple(name for level in self.students() for name, _ in level)
         return (*self.families, *students, *self.ensembles())
 
-    def training_config(self, family: str, student: bool = False) -> TrainingConfig:
+    def training_config(self, family: str, student: bool = False,
+                        seed: int = 0) -> TrainingConfig:
         """The one TrainingConfig of `family`'s Trainer (or, `student`, Distiller).
 
         A member trains fold copies for the teacher when there are students;
         a student trains none (a later level's teacher scores in-sample). A
         student that starts from its member trains at
         `configs.WARM_STUDENT_LR_FACTORS` x its family's LR, unless
-        `--learning-rate` sets one for all.
+        `--learning-rate` sets one for all. `seed`: the random seed of the
+        shuffle, the frame draws and dropout; members train with 0, and
+        student n with n (the pipeline), never its member's: with the
+        member's seed a warm student replays the batches, in order, that its
+        member started from (docs/TRAINING.md section 11.2).
         """
         learning_rate = self.learning_rate
         if learning_rate is None and student and self.starts_from_member(family):
@@ -187,6 +192,7 @@ class RunOptions:
             learning_rate=learning_rate, patience=self.patience,
             ema_steps=self.ema_steps, distribution=self.distribution,
             teacher_folds=0 if student or not self.distill else self.teacher_folds,
+            seed=seed,
             # With epochs, a stand-in until the Trainer counts the split.
             train_examples=self.train_examples or configs.DEFAULT_TRAIN_EXAMPLES,
             epochs=0.0 if self.train_examples else float(self.epochs or 0.0))

@@ -294,7 +294,8 @@ def create_pipeline(
             distiller = Distiller(
                 teacher_scores=scorer.outputs['teacher_scores'], examples=examples,
                 transform_graph=transform_graph,
-                training_config=options.training_config(student_family, student=True),
+                training_config=options.training_config(student_family, student=True,
+                                                        seed=configs.student_seed(name)),
                 distillation_lambda=options.distill_lambda,
                 code_identity=identity,
                 train_split=configs.TRAIN_SPLIT, selection_split=configs.SELECT_SPLIT,

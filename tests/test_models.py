@@ -14,6 +14,7 @@ from models import ema, layers, optim
 from models.presets import (DBoFConfig, PRESET_NAMES, closed_form_param_count,
                             get_preset)
 from models.registry import FAMILIES, build_model
+from trainer.config import TrainingConfig
 from yt8m import features
 
 optim.skip_autograph_for_tf_keras()  # minutes -> seconds for the fit tests
@@ -150,6 +151,20 @@ def test_optimizer_decays_in_staircase_per_examples_and_clips():
     np.testing.assert_allclose(
         [float(schedule(s)) for s in (0, 124, 125, 250)],
         [1e-3, 1e-3, 5e-4, 2.5e-4], rtol=1e-6)
+
+
+def test_warmup_ramps_the_rate_linearly_then_hands_over_to_the_decay():
+    # 4 warm-up steps before a decay every 125 steps (4000 examples / batch 32).
+    schedule = optim.LinearWarmup(optim.make_learning_rate_schedule(1e-3, 4000, 0.5, 32), 4)
+    np.testing.assert_allclose(
+        [float(schedule(s)) for s in (0, 1, 3, 4, 124, 125)],
+        [2.5e-4, 5e-4, 1e-3, 1e-3, 1e-3, 5e-4], rtol=1e-6)
+    # The optimizer's rate at its first step: ramped with warm-up, full without.
+    assert float(optim.make_optimizer(1e-3, 4000, 0.5, 32, warmup_steps=4).learning_rate
+                 ) == pytest.approx(2.5e-4)
+    assert float(optim.make_optimizer(1e-3, 4000, 0.5, 32).learning_rate) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match='warmup_steps'):
+        TrainingConfig(family='dbof', warmup_steps=-1)
 
 
 def test_unknown_family_or_preset_raises_listing_valid_names():

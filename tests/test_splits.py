@@ -141,10 +141,12 @@ def test_the_final_ensemble_is_chosen_from_the_members_and_the_students(nodes):
             'teacher_model'].producer_component_id == 'EnsembleBuilder'
         config = json.loads(distiller.exec_properties['training_config'])
         assert config['family'] == family and config['teacher_folds'] == 0
+        # Never its member's seed (0): student n trains with seed n.
+        assert config['seed'] == int(student[-1])
         assert distiller.exec_properties['distillation_lambda'] == configs.DISTILL_LAMBDA
     for member in ('dbof', 'netvlad'):   # members train the teacher's fold copies
         config = json.loads(nodes[f'Trainer-{member}'].exec_properties['custom_config'])
-        assert config['teacher_folds'] == configs.TEACHER_FOLDS
+        assert config['teacher_folds'] == configs.TEACHER_FOLDS and config['seed'] == 0
     assert 'Pusher-final' in nodes and 'Evaluator-final' in nodes
 
 

@@ -73,6 +73,12 @@ class TrainingConfig:
     # keeping W_ema = (1 - g) W_ema + g W; the averaged weights are exported
     # when their eval GAP@20 is at least the best raw weights'.
     ema_steps: int = 0
+    # The learning rate rises linearly from ~0 to its value over the first
+    # `warmup_steps` steps (0: no ramp). For a model started from trained
+    # weights (a warm student): Adam's first updates move every weight by
+    # about the full LR whatever its gradient, which knocks trained weights
+    # off their optimum before the second-moment estimates settle.
+    warmup_steps: int = 0
     ema_gamma: float = 5e-4
     ema_learning_rate_factor: float = 0.1
     # Output biases start at the class frequencies of this many training
@@ -108,8 +114,8 @@ class TrainingConfig:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.epochs < 0:
             raise ValueError(f'epochs must be >= 0, got {self.epochs}')
-        if self.patience < 0 or self.ema_steps < 0 or self.teacher_folds < 0:
-            raise ValueError('patience, ema_steps and teacher_folds must be >= 0')
+        if min(self.patience, self.ema_steps, self.teacher_folds, self.warmup_steps) < 0:
+            raise ValueError('patience, ema_steps, teacher_folds and warmup_steps must be >= 0')
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ValueError(f'learning_rate must be > 0, got {self.learning_rate}')
 

@@ -64,7 +64,8 @@ def _compile(model, learning_rate, config: TrainingConfig, decay: bool = True) -
     optimizer = optim.make_optimizer(
         learning_rate=learning_rate,
         decay_examples=config.decay_examples,
-        decay_rate=config.decay_rate if decay else 1.0, batch_size=config.batch_size)
+        decay_rate=config.decay_rate if decay else 1.0, batch_size=config.batch_size,
+        warmup_steps=config.warmup_steps if decay else 0)
     model.compile(optimizer=optimizer, loss=optim.summed_binary_crossentropy,
                   jit_compile=config.jit_compile)
 
