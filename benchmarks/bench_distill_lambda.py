@@ -147,8 +147,8 @@ def main() -> None:
         rows.append(row)
         print(row, flush=True)
     best = max(rows, key=lambda r: r['pair_select_gap'])
-    report(args.results_name, ['lambda', 'start', 'lr_factor', 'warmup_steps', 'seed',
-                               'best_step',
+    report(args.results_name, ['lambda', 'start', 'budget_factor', 'lr_factor', 'warmup_steps',
+                               'patience', 'seed', 'best_step',
                                'student_select_gap', 'student_test_gap', 'member_test_gap',
                                'pair_select_gap', 'pair_test_gap', 'pair_weights', 'combination'], rows,
            {'teacher_scores': scores_uri, 'soft_labels': costs.get('soft_labels', 'in-sample'),

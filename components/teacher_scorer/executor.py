@@ -89,7 +89,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         teacher = artifact_utils.get_single_instance(input_dict['teacher_model'])
         examples = artifact_utils.get_single_instance(input_dict['examples'])
         scores = artifact_utils.get_single_instance(output_dict['teacher_scores'])
-        top_k = int(exec_properties.get('top_k') or 20)
+        top_k = int(exec_properties['top_k'])   # required: the component sets it
         train_split = exec_properties.get('train_split') or splits.TRAIN
 
         teacher_dir = path_utils.serving_model_path(teacher.uri)
