@@ -1,7 +1,7 @@
 """Costs against data size: the whole local pipeline at three sizes, each 4x the last.
 
     python benchmarks/bench_scaling.py [--sizes 1000,4000,16000] [--preset tiny]
-        [--output-root /tmp/bench_scaling]
+        [--output-root /tmp/bench_scaling] [--pipeline-arg=--families=dbof ...]
 
 For each size, `local_runner.py --no-cache --videos N --preset P` runs in a
 child process (the default generator, families and budget: 10 epochs, so
@@ -16,6 +16,9 @@ seconds grow more than 4 x 1.25 per 4x data, or its peak memory more than
 1.5x. Writes results/scaling.json.
 
 Data generation runs before the first component and is not counted.
+`--pipeline-arg FLAG` (repeatable) passes a further pipeline flag to the
+runner (e.g. `--pipeline-arg=--families=dbof --pipeline-arg=--distill=none`
+for a shorter DAG at larger sizes); the results keep them in `command`.
 
 `--per-process`: instead, each size's pipeline is compiled for Kubeflow
 (`kubeflow_runner.py --target kfp`, the same preset and default budget) and
@@ -82,10 +85,11 @@ def component_windows(metadata_path: str):
             for e in store.get_executions_by_context(run.id)]
 
 
-def run_size(videos: int, preset: str, output_root: str) -> dict:
+def run_size(videos: int, preset: str, output_root: str, pipeline_args=()) -> dict:
     root = os.path.join(output_root, str(videos))
     command = [sys.executable, os.path.join(PROJECT, 'local_runner.py'), '--no-cache',
-               '--videos', str(videos), '--preset', preset, '--output-root', root]
+               '--videos', str(videos), '--preset', preset, '--output-root', root,
+               *pipeline_args]
     started = time.time()
     with open(os.path.join(output_root, f'{videos}.log'), 'w') as log:
         process = subprocess.Popen(command, cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT)
@@ -110,7 +114,8 @@ def run_size(videos: int, preset: str, output_root: str) -> dict:
             'components': components}
 
 
-def run_size_per_process(videos: int, preset: str, output_root: str) -> dict:
+def run_size_per_process(videos: int, preset: str, output_root: str,
+                         pipeline_args=()) -> dict:
     """The compiled spec at `videos`, one process per task (see the module)."""
     import local_runner
     import kubeflow_runner
@@ -121,7 +126,7 @@ def run_size_per_process(videos: int, preset: str, output_root: str) -> dict:
     kubeflow_runner.main(['--target', 'kfp', '--output', spec, '--image', 'yt8m-tfx:bench',
                           '--project-dir', PROJECT, '--allow-local-roots',
                           '--pipeline-root', os.path.join(root, 'pipeline_root'),
-                          '--data-root', data_root, '--preset', preset])
+                          '--data-root', data_root, '--preset', preset, *pipeline_args])
     launcher = kfp_launcher.Launcher(spec, os.path.join(root, 'run'), PROJECT, backend='kfp')
     started = time.time()
     launcher.run()
@@ -173,6 +178,9 @@ def main() -> None:
                         help='default: scaling, or scaling_per_process')
     parser.add_argument('--per-process', action='store_true',
                         help='one process per task, through the compiled Kubeflow spec')
+    parser.add_argument('--pipeline-arg', action='append', default=[], metavar='FLAG',
+                        help='a further pipeline flag for the runner (repeatable), '
+                             'e.g. --pipeline-arg=--families=dbof')
     args = parser.parse_args()
     args.results_name = args.results_name or (
         'scaling_per_process' if args.per_process else 'scaling')
@@ -180,7 +188,7 @@ def main() -> None:
     os.makedirs(args.output_root, exist_ok=True)
     runs = []
     for videos in (int(size) for size in args.sizes.split(',')):
-        runs.append(measure(videos, args.preset, args.output_root))
+        runs.append(measure(videos, args.preset, args.output_root, args.pipeline_arg))
         print({key: value for key, value in runs[-1].items() if key != 'components'},
               flush=True)
         rows = growth_rows(runs)
