@@ -1,7 +1,7 @@
 """Does the Trainer's input pipeline keep up with the model? (issue 25; 2 cores)
 
     python benchmarks/bench_trainer_input.py [--videos 1000] [--steps 120]
-        [--families dbof,netvlad] [--batch-size 32]
+        [--families dbof,netvlad] [--batch-size 32] [--repeats 1]
 
 For each family (small preset), the same `trainer.training.train_model`
 trains the same model for `--steps` steps at the same batch size, twice:
@@ -18,7 +18,10 @@ Both time the training loop only (an evaluation on one batch of select
 videos at the end of each of four intervals) and print videos/s and the
 ratio trainer/memory, which the issue aims at >= 0.8: overall, and steady
 (after the first interval, which holds tracing and the first epoch that
-fills the input cache). The data: generated records as an Examples artifact and a
+fills the input cache). Both sides move from run to run on a shared
+2-core machine (the in-memory side alone by a third between runs), so
+`--repeats N` trains each side N times, alternating which goes first, and
+reports each ratio's median with every repeat's. The data: generated records as an Examples artifact and a
 real Transform run over them (tests/component_inputs.py), 100 classes.
 """
 
@@ -76,6 +79,24 @@ def videos_per_second(config, train_ds, eval_ds, frames_drawn_in_input=False):
     return overall, steady
 
 
+def family_row(family: str, args, pairs) -> dict:
+    """One family's row: medians over the repeats of each rate and ratio, and every ratio."""
+    def median(values):
+        return float(np.median(values))
+    ratios = [trainer[0] / memory[0] for memory, trainer in pairs]
+    steady = [trainer[1] / memory[1] for memory, trainer in pairs]
+    return {'family': family, 'preset': 'small', 'batch_size': args.batch_size,
+            'steps': args.steps, 'repeats': len(pairs),
+            'memory_videos_per_s': median([m[0] for m, _ in pairs]),
+            'trainer_videos_per_s': median([t[0] for _, t in pairs]),
+            'ratio': median(ratios),
+            'steady_memory_videos_per_s': median([m[1] for m, _ in pairs]),
+            'steady_trainer_videos_per_s': median([t[1] for _, t in pairs]),
+            'steady_ratio': median(steady),
+            'ratios': [round(r, 3) for r in ratios],
+            'steady_ratios': [round(r, 3) for r in steady]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--videos', type=int, default=1000)
@@ -83,7 +104,12 @@ def main() -> None:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--families', default='dbof,netvlad')
     parser.add_argument('--results-name', default='trainer_input')
+    parser.add_argument('--repeats', type=int, default=1,
+                        help='pairs of runs per family (alternating which side goes first); '
+                             'the ratios reported are their medians')
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f'--repeats {args.repeats}: at least one pair of runs')
     if args.steps < 8:   # four evaluation intervals of at least two steps each
         parser.error(f'--steps {args.steps}: the steady rate needs at least 8 steps '
                      '(four evaluation intervals, the first left out)')
@@ -111,26 +137,38 @@ def main() -> None:
             def eval_ds():
                 return input_pipeline.make_dataset(select_files, transform_output,
                                                    args.batch_size, training=False)
-            memory = videos_per_second(
-                config, bench_learning.train_dataset(arrays, args.batch_size, resample), eval_ds())
-            pipeline = videos_per_second(
-                config, input_pipeline.make_dataset(
-                    train_files, transform_output, args.batch_size, training=True,
-                    draw_frames=training.frames_to_draw(config),
-                    cache_bytes=config.input_cache_bytes), eval_ds(), frames_drawn_in_input=True)
-            rows.append({'family': family, 'preset': 'small', 'batch_size': args.batch_size,
-                         'steps': args.steps, 'memory_videos_per_s': memory[0],
-                         'trainer_videos_per_s': pipeline[0], 'ratio': pipeline[0] / memory[0],
-                         'steady_memory_videos_per_s': memory[1],
-                         'steady_trainer_videos_per_s': pipeline[1],
-                         'steady_ratio': pipeline[1] / memory[1]})
+
+            def memory_run():
+                return videos_per_second(
+                    config, bench_learning.train_dataset(arrays, args.batch_size, resample),
+                    eval_ds())
+
+            def trainer_run():
+                return videos_per_second(
+                    config, input_pipeline.make_dataset(
+                        train_files, transform_output, args.batch_size, training=True,
+                        draw_frames=training.frames_to_draw(config),
+                        cache_bytes=config.input_cache_bytes), eval_ds(),
+                    frames_drawn_in_input=True)
+            pairs = []
+            for repeat in range(args.repeats):
+                if repeat % 2 == 0:
+                    memory = memory_run()
+                    pipeline = trainer_run()
+                else:
+                    pipeline = trainer_run()
+                    memory = memory_run()
+                pairs.append((memory, pipeline))
+            rows.append(family_row(family, args, pairs))
             print(rows[-1], flush=True)
     report(args.results_name,
            ['family', 'batch_size', 'steps', 'memory_videos_per_s', 'trainer_videos_per_s',
             'ratio', 'steady_memory_videos_per_s', 'steady_trainer_videos_per_s',
-            'steady_ratio'], rows,
+            'steady_ratio', 'steady_ratios'], rows,
            {'train_videos': int(len(arrays[2])), 'aim_ratio': 0.8,
             'steady': 'videos/s after the first of four evaluation intervals',
+            'medians': 'rates and ratios are medians over the repeats; ratios and '
+                       'steady_ratios list every repeat',
             'command': ' '.join(['python benchmarks/bench_trainer_input.py', *sys.argv[1:]])})
 
 
