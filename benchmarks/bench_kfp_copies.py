@@ -1,6 +1,6 @@
 """Bytes that open-source KFP's launcher copies into pods, per task, under both designs.
 
-    python benchmarks/bench_kfp_copies.py [--root /tmp/bench_kfp_copies]
+    python benchmarks/bench_kfp_copies.py [--root /tmp/bench_kfp_copies] [--count-only]
 
 KFP's launcher (kubeflow/pipelines 2.5.0 `launcher_v2.go`
 `downloadArtifacts`, unchanged through 2.17) downloads every input artifact
@@ -15,6 +15,8 @@ and the bytes the task reads in place, with each task's seconds and peak
 resident memory (its own process, as a pod's memory limit sees it). It also counts, from the default
 spec (`kubeflow_runner.py`'s defaults, compiled, not run), the tasks that
 read the Examples: each of them copies the whole Examples without a volume.
+`--count-only` does that count alone (a compile, seconds) and writes
+results/kfp_default_spec_inputs.json, for when the DAG changes.
 """
 
 from __future__ import annotations
@@ -80,10 +82,24 @@ def examples_consumers(root, project, data_root):
         len(tasks)
 
 
+def count_default_spec(root, project, data_root) -> None:
+    """The default spec's tasks that read the Examples, and what that copies at the release."""
+    consumers, default_tasks = examples_consumers(root, project, data_root)
+    rows = [{'task': task} for task in consumers]
+    report('kfp_default_spec_inputs', ['task'], rows, {
+        'default_spec_tasks': default_tasks,
+        'examples_consumers': len(consumers),
+        'release_examples_copied_bytes_bucket_root': len(consumers) * RELEASE_EXAMPLES_BYTES,
+        'command': ' '.join(['python benchmarks/bench_kfp_copies.py', *sys.argv[1:]])})
+    print(f'{len(consumers)} of {default_tasks} default-spec tasks read the Examples')
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
     parser = argparse.ArgumentParser()
     parser.add_argument('--root', default=None, help='work folder (default: a temporary one)')
+    parser.add_argument('--count-only', action='store_true',
+                        help='only count the default spec\'s tasks that read the Examples')
     args = parser.parse_args()
     root = args.root or tempfile.mkdtemp(prefix='bench_kfp_copies_')
     shutil.rmtree(root, ignore_errors=True)
@@ -91,6 +107,9 @@ def main() -> None:
     remote_roots.copy_as_in_image(project)
     data_root = os.path.join(root, 'data')
     synthetic.generate(data_root, **remote_roots.DATA)
+    if args.count_only:
+        count_default_spec(root, project, data_root)
+        return
 
     bucket_spec = compile_spec(root, project, data_root, 'bucket', *remote_roots.RUN_FLAGS)
     volume_spec = compile_spec(root, project, data_root, 'volume', *remote_roots.RUN_FLAGS,
