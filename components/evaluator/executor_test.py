@@ -3,6 +3,7 @@ baseline is left out (the real TFMA runs are in the end-to-end test)."""
 
 import os
 
+import pytest
 from tfx.components.evaluator import executor as tfx_executor
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
@@ -70,3 +71,18 @@ def test_tfma_gets_the_context_features_only(tmp_path, monkeypatch):
                                   'examples': []}, {}, {})
     assert handed == [pruned]
     assert schema_pb2.Schema() != handed[0]
+
+
+def test_tfma_runs_with_batches_printed_short_and_the_options_come_back(tmp_path, monkeypatch):
+    import numpy as np
+    before = np.get_printoptions()['threshold']
+    seen = []
+
+    def evaluate(self, inputs, outputs, props):
+        seen.append(np.get_printoptions()['threshold'])
+        raise RuntimeError('TFMA failed')
+    monkeypatch.setattr(tfx_executor.Executor, 'Do', evaluate)
+    with pytest.raises(RuntimeError, match='TFMA failed'):
+        executor.Executor().Do({'model': [_saved_model(tmp_path, 'm')], 'examples': []}, {}, {})
+    assert seen == [executor._PRINT_THRESHOLD]
+    assert np.get_printoptions()['threshold'] == before
