@@ -31,11 +31,13 @@ builds a TypeError whose message holds the repr of the argument
 (`function_type_utils.bind_function_inputs`), then calls the flat
 signature, which works; the message is thrown away. numpy prints arrays of
 up to 1000 elements in full, and TFMA's batches stay under that, so the
-repr was every serialized record of the batch: calling one small model on
-410 test videos in one batch took 42.4 s positionally and 1.9 s by
-keyword, 2.2 s positionally with numpy's summarisation threshold at 8
-(py-spy, and a timing of the same call). During the Evaluator the
-threshold is `_PRINT_THRESHOLD`, so such a repr holds six records. This
+repr was every serialized record of the batch (found with py-spy: 9 s
+of the four Evaluators' 44 s in a run without students). Calling DBoF
+small on 410 test videos in one batch took 42.3 s positionally, 1.9 s by
+keyword and 1.9 s positionally with numpy's summarisation threshold at 8
+(benchmarks/bench_signature_call.py, results/signature_call.json). During
+the Evaluator the threshold is `_PRINT_THRESHOLD`, so such a repr holds
+six records. This
 holds where TFMA runs in this process (the DirectRunner's in-memory mode,
 the local default); Beam workers in other processes print in full.
 """
