@@ -163,7 +163,7 @@ def main() -> None:
             print(rows[-1], flush=True)
     report(args.results_name,
            ['family', 'batch_size', 'steps', 'memory_videos_per_s', 'trainer_videos_per_s',
-            'ratio', 'steady_memory_videos_per_s', 'steady_trainer_videos_per_s',
+            'ratio', 'ratios', 'steady_memory_videos_per_s', 'steady_trainer_videos_per_s',
             'steady_ratio', 'steady_ratios'], rows,
            {'train_videos': int(len(arrays[2])), 'aim_ratio': 0.8,
             'steady': 'videos/s after the first of four evaluation intervals',

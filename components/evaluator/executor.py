@@ -37,9 +37,9 @@ small on 410 test videos in one batch took 42.3 s positionally, 1.9 s by
 keyword and 1.9 s positionally with numpy's summarisation threshold at 8
 (benchmarks/bench_signature_call.py, results/signature_call.json). During
 the Evaluator the threshold is `_PRINT_THRESHOLD`, so such a repr holds
-six records. This
-holds where TFMA runs in this process (the DirectRunner's in-memory mode,
-the local default); Beam workers in other processes print in full.
+six records. This holds where TFMA runs in this process (the
+DirectRunner's in-memory mode, the local default); Beam workers in other
+processes print in full.
 """
 
 from __future__ import annotations
