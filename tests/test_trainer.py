@@ -166,8 +166,10 @@ def test_the_select_cache_stays_under_its_byte_bound():
     bound = 20 * 300 * 1152 * 4   # room for 20 videos: two batches of 8
     batches = monitor.cache_batches(dataset, max_examples=10_000, max_bytes=bound)
     assert sum(len(labels) for _, labels in batches) == 16
-    assert sum(labels.nbytes + sum(v.nbytes for v in inputs.values())
+    assert sum(labels.nbytes + sum(v.numpy().nbytes for v in inputs.values())
                for inputs, labels in batches) <= bound
+    # Held as tensors, so an evaluation feeds them without copying each batch again.
+    assert all(isinstance(v, tf.Tensor) for inputs, _ in batches for v in inputs.values())
     # Without a bound it holds all of them; one batch over the bound is still kept.
     assert sum(len(labels) for _, labels in monitor.cache_batches(dataset, 10_000)) == 64
     assert len(monitor.cache_batches(dataset, 10_000, max_bytes=1)) == 1
