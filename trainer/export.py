@@ -14,6 +14,7 @@ Only what serving needs is saved: a fresh model holding the chosen weights
 from __future__ import annotations
 
 import tensorflow as tf
+from tf_keras.src.saving.legacy.saved_model import utils as keras_saved_model_utils
 
 from trainer.input_pipeline import model_inputs
 from yt8m import features, reader
@@ -48,8 +49,21 @@ class ServingModule(tf.Module):
 
 
 def export_serving_model(model, transform_layer, export_dir: str) -> None:
+    """Saves `ServingModule(model, transform_layer)` with its two signatures.
+
+    Without Keras' layer traces: by default tf_keras traces every layer's
+    call functions into the SavedModel for `keras.models.load_model`, which
+    nothing here uses (the serving signatures are traced from `serve`, and
+    the Quantizer and warm starts read the weights by object path). Skipping
+    them took an export of DBoF small from 2.3 to 0.8 s and NetVLAD small
+    from 3.5 to 1.1 s, serving the same probabilities (benchmarks/
+    bench_export.py, results/export.json); a Trainer exports three models
+    (the main one and two teacher fold copies).
+    """
     module = ServingModule(model, transform_layer)
-    tf.saved_model.save(module, export_dir, signatures={
-        'serving_default': module.serve,
-        'transform_features': module.transform_features,
-    })
+    with keras_saved_model_utils.keras_option_scope(save_traces=False,
+                                                    in_tf_saved_model_scope=False):
+        tf.saved_model.save(module, export_dir, signatures={
+            'serving_default': module.serve,
+            'transform_features': module.transform_features,
+        })
