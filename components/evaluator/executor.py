@@ -23,23 +23,10 @@ the default run the seven Evaluators took 103 s and then 84 s
 (`component_seconds` in benchmarks/results/default_run_at_ec649d6.json and
 default_run.json).
 
-And it keeps TensorFlow from printing every batch of records. TFMA 0.47
-calls the serving signature with the batch as a positional argument
-(`model_util._batch_reducible_process`). A loaded signature takes keywords
-only, so TensorFlow 2.16 first fails to bind the structured signature and
-builds a TypeError whose message holds the repr of the argument
-(`function_type_utils.bind_function_inputs`), then calls the flat
-signature, which works; the message is thrown away. numpy prints arrays of
-up to 1000 elements in full, and TFMA's batches stay under that, so the
-repr was every serialized record of the batch (found with py-spy: 9 s
-of the four Evaluators' 44 s in a run without students). Calling DBoF
-small on 410 test videos in one batch took 42.3 s positionally, 1.9 s by
-keyword and 1.9 s positionally with numpy's summarisation threshold at 8
-(benchmarks/bench_signature_call.py, results/signature_call.json). During
-the Evaluator the threshold is `_PRINT_THRESHOLD`, so such a repr holds
-six records. This holds where TFMA runs in this process (the
-DirectRunner's in-memory mode, the local default); Beam workers in other
-processes print in full.
+TFMA calls the serving signatures by keyword through the model
+`keyword_call.py` gives it (the component names that module), not
+positionally, which made TensorFlow print every batch of records into a
+discarded error message.
 """
 
 from __future__ import annotations
@@ -48,7 +35,6 @@ import logging
 import os
 from typing import Any, Dict, List
 
-import numpy as np
 import tensorflow as tf
 from tfx import types
 from tfx.components.evaluator import executor as tfx_executor
@@ -57,11 +43,6 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import io_utils, path_utils
 
 logger = logging.getLogger(__name__)
-
-# numpy's summarisation threshold while TFMA runs here: an array of more
-# elements prints its first and last three (see the module docstring).
-_PRINT_THRESHOLD = 8
-
 
 def same_saved_model(first: str, second: str) -> bool:
     """Whether two SavedModel folders hold the same files with the same bytes."""
@@ -124,5 +105,4 @@ class Executor(tfx_executor.Executor):
         if input_dict.get(standard_component_specs.SCHEMA_KEY):
             input_dict = {**input_dict, standard_component_specs.SCHEMA_KEY:
                           self._labels_schema(input_dict[standard_component_specs.SCHEMA_KEY])}
-        with np.printoptions(threshold=_PRINT_THRESHOLD):
-            super().Do(input_dict, output_dict, exec_properties)
+        super().Do(input_dict, output_dict, exec_properties)

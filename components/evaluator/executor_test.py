@@ -73,16 +73,62 @@ def test_tfma_gets_the_context_features_only(tmp_path, monkeypatch):
     assert schema_pb2.Schema() != handed[0]
 
 
-def test_tfma_runs_with_batches_printed_short_and_the_options_come_back(tmp_path, monkeypatch):
-    import numpy as np
-    before = np.get_printoptions()['threshold']
-    seen = []
+def _string_length_model(root) -> str:
+    """A SavedModel whose one signature takes `examples` (strings) by keyword."""
+    import tensorflow as tf
 
-    def evaluate(self, inputs, outputs, props):
-        seen.append(np.get_printoptions()['threshold'])
-        raise RuntimeError('TFMA failed')
-    monkeypatch.setattr(tfx_executor.Executor, 'Do', evaluate)
-    with pytest.raises(RuntimeError, match='TFMA failed'):
-        executor.Executor().Do({'model': [_saved_model(tmp_path, 'm')], 'examples': []}, {}, {})
-    assert seen == [executor._PRINT_THRESHOLD]
-    assert np.get_printoptions()['threshold'] == before
+    class Lengths(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+        def serve(self, examples):
+            return {'lengths': tf.strings.length(examples)}
+
+    module = Lengths()
+    path = str(root / 'lengths')
+    tf.saved_model.save(module, path, signatures={'serving_default': module.serve})
+    return path
+
+
+def _no_flat_fallback(monkeypatch):
+    """Makes TensorFlow's positional fallback (where the batch's repr was built) fail."""
+    from tensorflow.python.eager.polymorphic_function import concrete_function
+
+    def refuse(self, args, kwargs):
+        raise AssertionError('called through the flat-signature fallback')
+    monkeypatch.setattr(concrete_function.ConcreteFunction, '_call_with_flat_signature', refuse)
+
+
+def test_a_positional_batch_reaches_the_signature_by_keyword(tmp_path, monkeypatch):
+    import tensorflow as tf
+    from components.evaluator import keyword_call
+    loaded = tf.saved_model.load(_string_length_model(tmp_path))
+    batch = tf.constant([b'ab', b'abcd'])
+    _no_flat_fallback(monkeypatch)
+    with pytest.raises(Exception, match='flat-signature fallback'):   # what TFMA 0.47 did
+        loaded.signatures['serving_default'](batch)
+    model = keyword_call.KeywordSignatureModel(loaded)
+    signature = model.signatures['serving_default']
+    assert signature(batch)['lengths'].numpy().tolist() == [2, 4]
+    assert signature(examples=batch)['lengths'].numpy().tolist() == [2, 4]
+    assert model.tensorflow_version == loaded.tensorflow_version   # the rest is the model's own
+    with pytest.raises(TypeError, match=r"inputs \['examples'\]"):
+        signature(batch, batch)
+
+
+def test_tfma_loads_the_keyword_model_through_tfxs_hook(tmp_path):
+    import tensorflow_model_analysis as tfma
+    from tfx.components.util import udf_utils
+    from components.evaluator import component, keyword_call
+    make = udf_utils.try_get_fn({'module_path': component.KEYWORD_CALL_MODULE},
+                                'custom_eval_shared_model')
+    shared = make(eval_saved_model_path=_string_length_model(tmp_path), model_name='',
+                  eval_config=tfma.EvalConfig(model_specs=[tfma.ModelSpec()]),
+                  add_metrics_callbacks=None)
+    assert isinstance(shared.model_loader.load(), keyword_call.KeywordSignatureModel)
+
+
+def test_the_evaluator_names_the_keyword_call_module():
+    from tfx.types import channel, standard_artifacts as artifacts
+    from components.evaluator import component
+    evaluator = component.Evaluator(examples=channel.Channel(type=artifacts.Examples),
+                                    model=channel.Channel(type=artifacts.Model))
+    assert evaluator.exec_properties['module_path'] == component.KEYWORD_CALL_MODULE
