@@ -21,7 +21,7 @@ rows. The temporary schema lives in the execution's temp folder (TFX's
 launchers set one on every backend); the input artifact is left alone. In
 the default run the seven Evaluators took 103 s and then 84 s
 (`component_seconds` in benchmarks/results/default_run_at_ec649d6.json and
-default_run.json).
+default_run_at_ec0729a.json).
 
 TFMA calls the serving signatures by keyword through the model
 `keyword_call.py` gives it (the component names that module), not
