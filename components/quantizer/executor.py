@@ -27,9 +27,10 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components import artifact_files, io_utils
+from components.ensemble.eval_cache import member_predictions
 from components.quantizer import quantize
 from models import optim, registry
-from yt8m import eval_util, features, folds, reader, splits
+from yt8m import eval_util, folds, reader, splits
 
 logger = logging.getLogger(__name__)
 
@@ -60,18 +61,12 @@ def eval_records(examples: Optional[types.Artifact], limit: int,
     return io_utils.split_records(examples.uri, split, limit)
 
 
-def _predict(signature, records: List[bytes], batch_size: int = 64) -> np.ndarray:
-    outputs = [signature(examples=tf.constant(records[i:i + batch_size]))[features.PROBABILITIES]
-               .numpy() for i in range(0, len(records), batch_size)]
-    return np.concatenate(outputs)
-
-
 def compare_predictions(source_dir: str, quantized_dir: str, records: List[bytes]) -> dict:
     """Float vs quantized predictions (and GAP@20 when labels parse) on `records`."""
     source = tf.saved_model.load(source_dir)
     target = tf.saved_model.load(quantized_dir)
-    before = _predict(source.signatures['serving_default'], records)
-    after = _predict(target.signatures['serving_default'], records)
+    before = member_predictions(source, records)
+    after = member_predictions(target, records)
     result = {'num_examples': len(records),
               'max_abs_prediction_diff': float(np.max(np.abs(before - after))),
               'top1_agreement': float(np.mean(before.argmax(1) == after.argmax(1)))}
