@@ -46,7 +46,7 @@ def cache_batches(dataset: tf.data.Dataset, max_examples: int,
 
     The model inputs stay tensors; only the labels become numpy, for GAP.
     Feeding numpy inputs copied every batch into a new tensor at every
-    evaluation: 0.7 s against 0.17 s for 13 batches of 32 full-length videos
+    evaluation: 0.67 s against 0.16-0.18 s for 13 batches of 32 full-length videos
     through DBoF or NetVLAD small on 2 cores, about 40 evaluations a Trainer
     (benchmarks/bench_eval_cache.py).
     """
