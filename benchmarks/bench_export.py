@@ -34,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_transform as tft  # noqa: E402
 
 from benchmarks.common import report  # noqa: E402
+from components.io_utils import tree_bytes  # noqa: E402
 from models import registry  # noqa: E402
 from trainer import export  # noqa: E402
 from yt8m import features  # noqa: E402
@@ -44,11 +45,6 @@ def save_with_traces(model, transform_layer, export_dir: str) -> None:
     module = export.ServingModule(model, transform_layer)
     tf.saved_model.save(module, export_dir, signatures={
         'serving_default': module.serve, 'transform_features': module.transform_features})
-
-
-def tree_bytes(folder: str) -> int:
-    return sum(os.path.getsize(os.path.join(root, name))
-               for root, _, names in os.walk(folder) for name in names)
 
 
 def timed(save, model, transform_layer, export_dir: str) -> float:
@@ -92,7 +88,7 @@ def main() -> None:
                 loaded = tf.saved_model.load(export_dir)
                 load_seconds = time.perf_counter() - started
                 served[way] = loaded.signatures['serving_default'](
-                        examples=tf.constant(records))[features.PROBABILITIES].numpy()
+                    examples=tf.constant(records))[features.PROBABILITIES].numpy()
                 rows.append({'family': family, 'preset': 'small', 'export': way,
                              'save_s': round(seconds, 2), 'load_s': round(load_seconds, 2),
                              'bytes': tree_bytes(export_dir)})
